@@ -1,0 +1,54 @@
+"""The runner lifecycle every backend shares: open, infer, close; usable as a context manager."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+
+class Runner:
+    """Runs one model file. ``infer`` takes a preprocessed float32 batch in the file's layout and returns the
+    raw outputs in ``HeadSpec.outputs`` order. Subclasses set ``max_batch`` (None = any; TFLite = 1) and
+    implement ``_open``, ``_infer``, ``_close``."""
+
+    backend: str = "base"
+    max_batch: int | None = None
+
+    def __init__(self, path: str, threads: int | None = None):
+        self.path = str(path)
+        self.threads = threads
+        self.is_open = False
+
+    def open(self) -> "Runner":
+        if not self.is_open:
+            self._open()
+            self.is_open = True
+        return self
+
+    def infer(self, batch: np.ndarray) -> list[np.ndarray]:
+        if not self.is_open:
+            self.open()
+        if self.max_batch is None or len(batch) <= self.max_batch:
+            return list(self._infer(batch))
+        parts = [self._infer(batch[i : i + self.max_batch]) for i in range(0, len(batch), self.max_batch)]
+        return [np.concatenate(outs, axis=0) for outs in zip(*parts)]
+
+    def close(self) -> None:
+        if self.is_open:
+            self._close()
+            self.is_open = False
+
+    def __enter__(self) -> "Runner":
+        return self.open()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _open(self) -> None:
+        raise NotImplementedError
+
+    def _infer(self, batch: np.ndarray) -> Sequence[np.ndarray]:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        pass
