@@ -1,0 +1,191 @@
+"""Scan a folder of annotated faces in any supported layout, collecting Samples and per-file problems.
+
+A scan never raises for a bad file: every unreadable image or annotation becomes one ``Problem`` (the first
+found for that file). Images are checked from their header (size, JPEG/PNG end marker); ``edgekit data check
+--decode`` decodes them fully.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from edgekit.data import readers
+from edgekit.data.images import find_image, image_size, is_image_file
+from edgekit.data.sample import Sample
+from edgekit.data.schemes import SCHEMES, get_scheme
+from edgekit.errors import DataError, EdgekitError
+
+OUTSIDE_TOLERANCE_PX = 8.0  # annotated points may sit a little outside a tight crop; more is a problem
+MISSING_POINTS_ALLOWED = {"kaggle_csv"}  # formats whose missing points are normal, not a problem
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    root: Path
+    samples: list[Sample] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    formats: dict[str, int] = field(default_factory=dict)  # format name -> samples read in it
+
+    @property
+    def schemes(self) -> dict[str, int]:
+        return dict(Counter(s.scheme or "unknown" for s in self.samples))
+
+    @property
+    def with_pose(self) -> int:
+        return sum(s.pose is not None for s in self.samples)
+
+
+# ----------------------------------------------------------------------------- recognising annotation files
+
+
+def _read_mat(path: Path) -> list[Sample]:
+    """AFLW2000-3D if the file has ``pt3d_68``, 300W-LP if it has a 2x68 ``pt2d``, COFW if it has ``IsT``/``IsTr``."""
+    shapes = readers.mat_shapes(path)
+    names = set(shapes)
+    if "pt3d_68" in names:
+        return [readers.read_aflw2000_mat(path)]
+    if shapes.get("pt2d") == (2, 68):
+        return [readers.read_300wlp_mat(path)]
+    if names & {"IsT", "IsTr"}:
+        return readers.read_cofw_mat(path)
+    raise DataError(f"unrecognised .mat file (variables: {', '.join(sorted(names)) or 'none'})", path)
+
+
+def _read_json(path: Path) -> list[Sample] | None:
+    """COCO keypoint JSON, or None for any other JSON (configs and manifests are not annotations)."""
+    try:
+        head = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"not valid JSON ({exc.__class__.__name__})", path) from None
+    if isinstance(head, dict) and "annotations" in head and "images" in head:
+        return readers.read_coco_json(path)
+    return None
+
+
+def _read_txt(path: Path) -> list[Sample] | None:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        first = f.readline().split()
+    return readers.read_wflw_txt(path) if len(first) == readers.WFLW_FIELDS else None
+
+
+def _read_csv(path: Path) -> list[Sample] | None:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        header = f.readline()
+    return readers.read_kaggle_csv(path) if "Image" in header and "left_eye_center_x" in header else None
+
+
+_READERS: dict[str, Callable[[Path], list[Sample] | None]] = {
+    ".pts": lambda p: [readers.read_pts(p)],
+    ".mat": _read_mat,
+    ".json": _read_json,
+    ".ljson": lambda p: [readers.read_ljson(p)],
+    ".txt": _read_txt,
+    ".csv": _read_csv,
+}
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _validate(sample: Sample, sizes: dict[Path, tuple[int, int] | DataError]) -> Problem | None:
+    """The first thing wrong with one sample (image problems name the image, the rest the annotation)."""
+    annotation = sample.annotation_path or sample.image_path
+    if sample.pixels is None:
+        if not sample.image_path.is_file():
+            return Problem(annotation, f"annotation without image (looked for {sample.image_path.name})")
+        if sample.image_path not in sizes:
+            try:
+                sizes[sample.image_path] = image_size(sample.image_path)
+            except DataError as exc:
+                sizes[sample.image_path] = exc
+        size = sizes[sample.image_path]
+        if isinstance(size, DataError):
+            return Problem(sample.image_path, size.message)
+    else:
+        size = (sample.pixels.shape[1], sample.pixels.shape[0])
+    return _validate_points(sample, size, annotation)
+
+
+def _validate_points(sample: Sample, size: tuple[int, int], annotation: Path) -> Problem | None:
+    points = sample.landmarks
+    if points is None:
+        return None
+    where = f"{sample.image_path.name}: " if sample.fmt in ("coco_json", "wflw_txt") else ""
+    if sample.scheme is None:
+        counts = ", ".join(str(s.num_points) for s in SCHEMES.values())
+        return Problem(annotation, f"{where}{len(points)} points match no known scheme (point counts: {counts})")
+    if len(points) != get_scheme(sample.scheme).num_points:
+        return Problem(annotation, f"{where}{len(points)} points, scheme {sample.scheme} has "
+                                   f"{get_scheme(sample.scheme).num_points}")
+    missing = ~np.isfinite(points).all(axis=1)
+    if missing.any() and sample.fmt not in MISSING_POINTS_ALLOWED:
+        return Problem(annotation, f"{where}{int(missing.sum())} of {len(points)} points are missing (NaN)")
+    width, height = size
+    tol = OUTSIDE_TOLERANCE_PX
+    finite = points[~missing]
+    outside = ((finite < -tol) | (finite > np.array([width - 1 + tol, height - 1 + tol]))).any(axis=1)
+    if outside.any():
+        return Problem(annotation, f"{where}{int(outside.sum())} of {len(points)} points outside the "
+                                   f"{width}x{height} image by more than {tol:g} px")
+    return None
+
+
+# ----------------------------------------------------------------------------- the scan
+
+
+def _list_files(root: Path, recursive: bool) -> list[Path]:
+    files = root.rglob("*") if recursive else root.iterdir()
+    return sorted(p for p in files if p.is_file() and not p.name.startswith("."))
+
+
+def scan_folder(root: str | Path, recursive: bool = True) -> ScanResult:
+    """Every annotated face under ``root``; DataError only if ``root`` itself is missing or unreadable."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError("folder not found" if not root.exists() else "not a folder", root)
+    try:
+        files = _list_files(root, recursive)
+    except OSError as exc:
+        raise DataError(f"cannot list folder ({exc.strerror})", root) from None
+    samples, problems, claimed = [], {}, set()
+    for path in files:
+        reader = _READERS.get(path.suffix.lower())
+        if reader is None:
+            continue
+        try:
+            found = reader(path)
+        except (EdgekitError, OSError, UnicodeDecodeError) as exc:
+            problems.setdefault(path, Problem(path, getattr(exc, "message", None) or str(exc)))
+            claimed.add(find_image(path))  # its image is not also "without annotation"
+            continue
+        if found is None:
+            continue
+        samples.extend(found)
+        claimed.update(s.image_path for s in found)
+    sizes: dict[Path, tuple[int, int] | DataError] = {}
+    good = []
+    for sample in samples:
+        problem = _validate(sample, sizes)
+        if problem is None:
+            good.append(sample)
+        else:
+            problems.setdefault(problem.path, problem)
+    for path in files:
+        if is_image_file(path) and path not in claimed:
+            problems.setdefault(path, Problem(path, "image without annotation"))
+    formats = dict(Counter(s.fmt for s in good))
+    return ScanResult(root, good, sorted(problems.values(), key=lambda p: str(p.path)), formats)

@@ -1,0 +1,93 @@
+"""Folder scans: formats recognised, one problem per bad file, never an exception for a bad file."""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+import scipy.io
+
+from edgekit.data.folder import scan_folder
+from edgekit.data.readers import format_pts
+from edgekit.data.synthetic import write_synthetic_folder
+from edgekit.errors import DataError
+
+
+@pytest.fixture()
+def faces(tmp_path):
+    folder = tmp_path / "faces"
+    write_synthetic_folder(folder, 3, np.random.default_rng(0), size=96)
+    return folder
+
+
+def test_clean_synthetic_folder(faces):
+    result = scan_folder(faces)
+    assert len(result.samples) == 3 and result.problems == []
+    assert result.formats == {"pts": 3} and result.schemes == {"ibug68": 3} and result.with_pose == 0
+
+
+def _messages(result):
+    return {p.path.name: p.message for p in result.problems}
+
+
+def test_each_bad_file_gives_one_problem(faces):
+    pts = (faces / "face_0000.pts").read_text()
+    (faces / "orphan.jpg").write_bytes((faces / "face_0000.jpg").read_bytes())  # image without annotation
+    (faces / "lonely.pts").write_text(pts)  # annotation without image
+    far = np.full((68, 2), 50.0)
+    far[3] = (500, 40)
+    (faces / "face_0001.pts").write_text(format_pts(far))  # a point outside the 96x96 image
+    (faces / "face_0002.pts").write_text("1 2\n3 x\n")  # unreadable annotation
+    (faces / "notes.txt").write_text("not a WFLW list\n")  # ignored
+    (faces / "config.json").write_text('{"lr": 0.1}')  # not COCO: ignored
+    scipy.io.savemat(faces / "other.mat", {"weights": np.zeros(3)})  # unrecognised .mat
+    result = scan_folder(faces)
+    messages = _messages(result)
+    assert set(messages) == {"orphan.jpg", "lonely.pts", "face_0001.pts", "face_0002.pts", "other.mat"}
+    assert messages["orphan.jpg"] == "image without annotation"
+    assert messages["lonely.pts"] == "annotation without image (looked for lonely.jpg)"
+    assert messages["face_0001.pts"] == "1 of 68 points outside the 96x96 image by more than 8 px"
+    assert messages["face_0002.pts"] == "line 2: expected 'x y' numbers, got '3 x'"
+    assert messages["other.mat"] == "unrecognised .mat file (variables: weights)"
+    assert len(result.samples) == 1 and result.formats == {"pts": 1}
+
+
+def test_coco_missing_points_and_mat_formats(tmp_path, faces):
+    (faces / "face_0000.pts").unlink()
+    points = np.c_[np.full((68, 2), 40.0), np.full(68, 2.0)]
+    points[5] = 0  # unlabelled -> NaN -> a problem for a 68-point scheme
+    coco = {"images": [{"id": 1, "file_name": "face_0000.jpg"}],
+            "annotations": [{"image_id": 1, "keypoints": points.reshape(-1).tolist()}]}
+    (faces / "anno.json").write_text(json.dumps(coco))
+    result = scan_folder(faces)
+    assert _messages(result) == {"anno.json": "face_0000.jpg: 1 of 68 points are missing (NaN)"}
+    pose = np.r_[np.radians([5.0, 10.0, 0.0]), 0, 0, 0, 1][None]
+    scipy.io.savemat(faces / "face_0001.mat", {"pt2d": np.full((2, 68), 30.0), "Pose_Para": pose})
+    (faces / "face_0001.pts").unlink()
+    result = scan_folder(faces)
+    assert result.formats == {"pts": 1, "300wlp_mat": 1} and result.with_pose == 1
+
+
+def test_missing_root_is_an_error(tmp_path):
+    with pytest.raises(DataError, match="folder not found"):
+        scan_folder(tmp_path / "nope")
+
+
+def test_real_folders(shared_data):
+    start = time.perf_counter()
+    val = scan_folder(shared_data / "ytf68" / "val")
+    assert (len(val.samples), val.problems, val.formats) == (770, [], {"pts": 770})
+    assert time.perf_counter() - start < 5.0
+    fixtures = scan_folder(shared_data / "fixtures")
+    assert fixtures.problems == []
+    assert fixtures.formats == {"pts": 7, "ljson": 1, "coco_json": 17}
+    assert fixtures.schemes == {"ibug68": 15, "wflw98": 4, "cofw29": 2, "aflw19": 2, "lapa106": 2}
+
+
+def test_aflw2000_dev_scan(shared_data):
+    result = scan_folder(shared_data / "aflw2000" / "dev")
+    assert len(result.samples) + len(result.problems) == 1400
+    assert result.with_pose == len(result.samples) == 1397
+    assert [p.path.name for p in result.problems] == ["image01591.mat", "image02156.mat", "image02769.mat"]
+    assert all("outside the 450x450 image" in p.message for p in result.problems)
