@@ -41,7 +41,8 @@ def report_lines(result: ScanResult) -> list[str]:
     lines = [f"root: {result.root}", f"formats: {formats}", f"schemes: {schemes}", f"pose labels: {pose}",
              f"count: {len(result.samples)}"]
     lines += [str(problem) for problem in result.problems]
-    lines.append(f"problems: {len(result.problems)}")
+    warnings = len(result.problems) - len(result.errors)
+    lines.append(f"problems: {len(result.errors)}" + (f" (and {warnings} warnings)" if warnings else ""))
     return lines
 
 
@@ -52,5 +53,5 @@ def report_dict(result: ScanResult) -> dict:
         "formats": result.formats,
         "schemes": result.schemes,
         "pose_labels": result.with_pose,
-        "problems": [{"path": str(p.path), "message": p.message} for p in result.problems],
+        "problems": [{"path": str(p.path), "message": p.message, "warning": p.warning} for p in result.problems],
     }

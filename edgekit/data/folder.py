@@ -28,9 +28,10 @@ MISSING_POINTS_ALLOWED = {"kaggle_csv"}  # formats whose missing points are norm
 class Problem:
     path: Path
     message: str
+    warning: bool = False  # a warning keeps its sample (e.g. jaw points past the image edge are real annotations)
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
+        return f"{self.path}: {'warning: ' if self.warning else ''}{self.message}"
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ class ScanResult:
     @property
     def schemes(self) -> dict[str, int]:
         return dict(Counter(s.scheme or "unknown" for s in self.samples))
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if not p.warning]
 
     @property
     def with_pose(self) -> int:
@@ -140,7 +145,7 @@ def _validate_points(sample: Sample, size: tuple[int, int], annotation: Path) ->
     outside = ((finite < -tol) | (finite > np.array([width - 1 + tol, height - 1 + tol]))).any(axis=1)
     if outside.any():
         return Problem(annotation, f"{where}{int(outside.sum())} of {len(points)} points outside the "
-                                   f"{width}x{height} image by more than {tol:g} px")
+                                   f"{width}x{height} image by more than {tol:g} px", warning=True)
     return None
 
 
@@ -180,9 +185,9 @@ def scan_folder(root: str | Path, recursive: bool = True) -> ScanResult:
     good = []
     for sample in samples:
         problem = _validate(sample, sizes)
-        if problem is None:
+        if problem is None or problem.warning:
             good.append(sample)
-        else:
+        if problem is not None:
             problems.setdefault(problem.path, problem)
     for path in files:
         if is_image_file(path) and path not in claimed:

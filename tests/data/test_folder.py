@@ -50,7 +50,9 @@ def test_each_bad_file_gives_one_problem(faces):
     assert messages["face_0001.pts"] == "1 of 68 points outside the 96x96 image by more than 8 px"
     assert messages["face_0002.pts"] == "line 2: expected 'x y' numbers, got '3 x'"
     assert messages["other.mat"] == "unrecognised .mat file (variables: weights)"
-    assert len(result.samples) == 1 and result.formats == {"pts": 1}
+    # the out-of-image point is a warning: that sample is kept, the others are errors and dropped
+    assert len(result.samples) == 2 and result.formats == {"pts": 2}
+    assert [p.path.name for p in result.problems if p.warning] == ["face_0001.pts"]
 
 
 def test_coco_missing_points_and_mat_formats(tmp_path, faces):
@@ -87,7 +89,7 @@ def test_real_folders(shared_data):
 
 def test_aflw2000_dev_scan(shared_data):
     result = scan_folder(shared_data / "aflw2000" / "dev")
-    assert len(result.samples) + len(result.problems) == 1400
-    assert result.with_pose == len(result.samples) == 1397
+    assert result.with_pose == len(result.samples) == 1400  # jaw points past the edge are real: kept, warned
+    assert result.errors == [] and len(result.problems) == 3
     assert [p.path.name for p in result.problems] == ["image01591.mat", "image02156.mat", "image02769.mat"]
     assert all("outside the 450x450 image" in p.message for p in result.problems)
