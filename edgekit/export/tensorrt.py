@@ -1,0 +1,484 @@
+"""Everything about TensorRT that needs no GPU: engine names, ONNX and QDQ checks, the calibration-cache text,
+trtexec command lines per API generation and target validation (JetPack <-> TensorRT <-> device tables).
+The tables are documented with their sources in docs/EXPORT_TENSORRT.md.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+import struct
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from edgekit.backend.tensorrt.api import TrtGeneration, at_least, check_optimization_level, generation, \
+    has_dla, parse_version, require_at_least
+from edgekit.errors import EdgekitError, SpecError
+from edgekit.specs import JetsonSection, Target, TensorrtSection
+
+# Highest ONNX opset each parser generation is taken to support (conservative: 8.5/8.6 document 17; 10.x is
+# kept at 20 although later 10.x parsers read newer opsets, and 11.x likewise until verified).
+MAX_OPSET = {(8, 5): 17, (8, 6): 17, (10, 0): 20, (11, 0): 20}
+MIN_OPSET = 9
+
+# A conservative set of ONNX ops the TensorRT parser handles in every supported generation.
+SUPPORTED_OPS = frozenset("""
+    Abs Add ArgMax ArgMin AveragePool BatchNormalization Cast Ceil Clip Concat Constant ConstantOfShape Conv
+    ConvTranspose Cos DepthToSpace DequantizeLinear Div Dropout Einsum Elu Equal Erf Exp Expand Flatten Floor
+    Gather GatherElements Gemm GlobalAveragePool GlobalMaxPool Greater HardSigmoid HardSwish Identity
+    InstanceNormalization LeakyRelu Less Log LogSoftmax MatMul Max MaxPool Min Mul Neg Not Pad Pow PRelu
+    QuantizeLinear Range Reciprocal ReduceL2 ReduceMax ReduceMean ReduceMin ReduceProd ReduceSum Relu Reshape
+    Resize Selu Shape Sigmoid Sign Sin Slice Softmax Softplus SpaceToDepth Split Sqrt Squeeze Sub Sum Tanh Tile
+    TopK Transpose Unsqueeze Upsample Where
+""".split())
+OPS_SINCE = {"LayerNormalization": (8, 6)}  # native parser support from this version on
+
+DLA_COMPUTE_CAPABILITIES = {"7.2": "Xavier", "8.7": "Orin"}
+
+
+# ----------------------------------------------------------------------------- names
+
+
+def file_slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9._-]+", "-", str(text).lower()).strip("-.")
+
+
+def _batch_tag(batch: int | tuple[int, ...]) -> str:
+    values = (batch,) if isinstance(batch, int) else tuple(batch)
+    low, high = min(values), max(values)
+    return f"b{high}" if low == high else f"b{low}-{high}"
+
+
+def engine_name(model: str, trt_version: str, gpu: str, cc: str, precision: str,
+                batch: int | tuple[int, ...]) -> str:
+    """Engines are valid for one TensorRT version, GPU, precision and batch range, so the name says all of it:
+    ``engine_name("pfld_0.25x", "10.3", "", "8.7", "int8", 1) == "pfld_0.25x.trt10.3.sm87.int8.b1.engine"``;
+    a GPU name adds a slug after the model (``...pfld_0.25x.jetson-orin-nano.trt10.3...``)."""
+    parts = [file_slug(model)] + ([file_slug(gpu)] if gpu else []) + [f"trt{file_slug(trt_version)}"]
+    if cc:
+        parts.append("sm" + str(cc).lower().removeprefix("sm").replace(".", ""))
+    return ".".join(parts + [file_slug(precision), _batch_tag(batch)]) + ".engine"
+
+
+def target_engine_name(model: str, target: Target, gpu: str = "", cc: str = "") -> str:
+    """The engine name for ``target``: a Jetson target names its device and compute capability (so the name
+    matches on and off the device); other targets name the GPU found at build time (``gpu``, ``cc``)."""
+    section = target.tensorrt
+    if target.jetson is not None:
+        gpu, cc = target.jetson.device, target.jetson.compute_capability
+    return engine_name(model, section.version, gpu, cc, section.precision, section.batch)
+
+
+def timing_cache_name(engine_file: str | Path) -> str:
+    return str(engine_file).removesuffix(".engine") + ".timing.cache"
+
+
+# ----------------------------------------------------------------------------- ONNX checks
+
+
+def max_opset(trt_version: str) -> int:
+    major_minor = parse_version(trt_version)[:2]
+    generation(trt_version)  # refuses unsupported versions
+    return max(v for k, v in MAX_OPSET.items() if k <= major_minor)
+
+
+def _onnx_opset(model: Any) -> int:
+    return max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+
+
+def check_onnx_for_tensorrt(model: Any, version: str) -> list[str]:
+    """Problems that would stop TensorRT ``version``'s ONNX parser or edgekit's runner: opset out of range,
+    ops outside a conservative supported set or in custom domains, dynamic dims other than the batch, inputs
+    that are not float32 (edgekit feeds float32), int64 outputs on 8.x. Empty list: looks buildable."""
+    problems = []
+    opset, highest = _onnx_opset(model), max_opset(version)
+    if not MIN_OPSET <= opset <= highest:
+        problems.append(f"opset {opset} is outside {MIN_OPSET}..{highest}, what TensorRT {version}'s parser "
+                        "takes: export with onnx.opset in that range")
+    unsupported = defaultdict(int)
+    for node in model.graph.node:
+        if node.domain not in ("", "ai.onnx"):
+            unsupported[f"{node.domain}::{node.op_type}"] += 1
+        elif node.op_type not in SUPPORTED_OPS and not at_least(version, OPS_SINCE.get(node.op_type, (99, 0))):
+            unsupported[node.op_type] += 1
+    problems += [f"op {op} ({n} nodes) is not in edgekit's TensorRT {version} supported set"
+                 for op, n in sorted(unsupported.items())]
+    initializers = {i.name for i in model.graph.initializer}
+    for value in model.graph.input:
+        if value.name not in initializers:
+            problems += _input_problems(value)
+    if generation(version) == TrtGeneration.TRT8:
+        problems += [f"output '{v.name}' is int64, which TensorRT 8 does not support as I/O"
+                     for v in model.graph.output if v.type.tensor_type.elem_type == 7]  # TensorProto.INT64
+    return problems
+
+
+def _input_problems(value: Any) -> list[str]:
+    from onnx import TensorProto
+
+    tensor = value.type.tensor_type
+    problems = []
+    if tensor.elem_type != TensorProto.FLOAT:
+        kind = TensorProto.DataType.Name(tensor.elem_type)
+        problems.append(f"input '{value.name}' is {kind}; edgekit feeds float32 inputs")
+    dims = [d.dim_value if d.HasField("dim_value") else -1 for d in tensor.shape.dim]
+    if any(d <= 0 for d in dims[1:]):
+        problems.append(f"input '{value.name}' has dynamic dims other than the batch: {dims}")
+    return problems
+
+
+# ----------------------------------------------------------------------------- QDQ
+
+
+class _Graph:
+    """Lookups over a graph: initializers (as numpy), producers and consumers of every tensor."""
+
+    def __init__(self, model: Any):
+        from onnx import numpy_helper
+
+        graph = model.graph
+        self.nodes = list(graph.node)
+        self.init_protos = {i.name: i for i in graph.initializer}
+        self.arrays = {name: numpy_helper.to_array(i) for name, i in self.init_protos.items()}
+        for node in self.nodes:  # Constant nodes count as initializers
+            if node.op_type == "Constant":
+                value = next((a.t for a in node.attribute if a.name == "value"), None)
+                if value is not None:
+                    self.arrays[node.output[0]] = numpy_helper.to_array(value)
+        self.producer = {out: n for n in self.nodes for out in n.output}
+        self.consumers: dict[str, list] = defaultdict(list)
+        for node in self.nodes:
+            for name in node.input:
+                self.consumers[name].append(node)
+
+    def of_type(self, op_type: str) -> list:
+        return [n for n in self.nodes if n.op_type == op_type]
+
+    def zero_point(self, node: Any) -> Any:
+        """The zero-point array of a Q/DQ node; None when absent (ONNX then means uint8 zero)."""
+        return self.arrays.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+
+    def axis(self, node: Any) -> int:
+        return next((a.i for a in node.attribute if a.name == "axis"), 1)  # ONNX default axis = 1
+
+
+def check_qdq_placement(model: Any) -> list[str]:
+    """Problems that stop TensorRT from building a QDQ (explicitly quantized) INT8 ONNX: every QuantizeLinear
+    must feed only DequantizeLinear; every activation DequantizeLinear needs a QuantizeLinear before it; all
+    quantization is int8 and symmetric (zero point 0). ONNX Runtime's uint8 activations (QUInt8) and its
+    default asymmetric QInt8 activations (1.31) are not accepted: quantize with activation_type=QInt8 and
+    extra_options={"ActivationSymmetric": True} for TensorRT targets;
+    per-channel weight scales lie on the output-channel axis (Conv / Gemm(transB=1): 0, MatMul: 1)."""
+    g = _Graph(model)
+    quantize, dequantize = g.of_type("QuantizeLinear"), g.of_type("DequantizeLinear")
+    if not quantize and not dequantize:
+        return ["no QuantizeLinear / DequantizeLinear nodes: not a QDQ model"]
+    problems = []
+    for node in quantize:
+        feeds = sorted({c.op_type for c in g.consumers[node.output[0]]} - {"DequantizeLinear"})
+        if feeds or not g.consumers[node.output[0]]:
+            problems.append(f"QuantizeLinear '{node.name}' must feed only DequantizeLinear (feeds "
+                            f"{', '.join(feeds) or 'nothing'})")
+        problems += _zero_point_problems(g, node, node.input[0])
+    for node in dequantize:
+        source = node.input[0]
+        paired = source in g.producer and g.producer[source].op_type == "QuantizeLinear"
+        if source in g.arrays:  # int8 weights stored quantized, DQ only
+            problems += _zero_point_problems(g, node, source)
+        elif not paired:
+            problems.append(f"DequantizeLinear '{node.name}' has no QuantizeLinear before it")
+        weight = source in g.arrays or (paired and g.producer[source].input[0] in g.arrays)
+        if weight:
+            problems += _axis_problems(g, node)
+    return problems
+
+
+def _zero_point_problems(g: _Graph, node: Any, tensor: str) -> list[str]:
+    import numpy as np
+
+    kind = "weight" if tensor in g.arrays or node.input[0] in g.arrays else "activation"
+    zero = g.zero_point(node)
+    if node.op_type == "DequantizeLinear" and node.input[0] in g.arrays:
+        dtype = g.arrays[node.input[0]].dtype
+    else:
+        dtype = zero.dtype if zero is not None else np.dtype(np.uint8)
+    scale = g.arrays.get(node.input[1])
+    problems = []
+    if dtype != np.int8:
+        hint = " (ONNX Runtime's QUInt8): use activation_type=QInt8, ActivationSymmetric=True" \
+            if kind == "activation" else ""
+        problems.append(f"{kind} '{tensor}' is quantized to {dtype}{hint}; TensorRT needs int8")
+    elif zero is not None and np.any(zero != 0):
+        problems.append(f"{kind} '{tensor}' has a non-zero zero point: TensorRT needs symmetric int8")
+    if scale is not None and np.any(scale <= 0):
+        problems.append(f"{kind} '{tensor}' has a non-positive scale")
+    return problems
+
+
+def _axis_problems(g: _Graph, dq: Any) -> list[str]:
+    scale = g.arrays.get(dq.input[1])
+    if scale is None or scale.size <= 1:
+        return []
+    problems = []
+    for user in g.consumers[dq.output[0]]:
+        if list(user.input[1:2]) != [dq.output[0]]:
+            continue  # not the weight input
+        trans_b = next((a.i for a in user.attribute if a.name == "transB"), 0)
+        wanted = {"Conv": 0, "Gemm": 0 if trans_b else 1, "MatMul": 1}.get(user.op_type)
+        if wanted is not None and g.axis(dq) != wanted:
+            problems.append(f"per-channel weight '{dq.input[0]}' of {user.op_type} '{user.name}' is quantized on "
+                            f"axis {g.axis(dq)}; TensorRT needs the output-channel axis {wanted}")
+    return problems
+
+
+# ----------------------------------------------------------------------------- calibration cache
+
+
+def calibration_header_version(trt_version: str) -> int:
+    """NV_TENSORRT_VERSION as written in cache headers: 8.x major*1000+minor*100+patch (8.5.2 -> 8502);
+    10.x and later major*10000+minor*100+patch (10.3.0 -> 100300)."""
+    major, minor, patch = (parse_version(trt_version) + (0, 0))[:3]
+    return major * (1000 if major < 10 else 10000) + minor * 100 + patch
+
+
+def calibration_table_from_qdq(model: Any, trt_version: str, algorithm: str = "EntropyCalibration2") -> str:
+    """The TensorRT INT8 calibration cache for the activations of a QDQ ONNX (for DeepStream's
+    ``int8-calib-file`` / the implicit INT8 path of 8.x-10.x, with the float ONNX the QDQ came from).
+
+    Format: first line ``TRT-<NV_TENSORRT_VERSION>-<algorithm>``, then one line per activation tensor
+    ``<tensor name>: <8 hex digits>``, the hex being the big-endian IEEE-754 float32 of the tensor's int8
+    scale (= dynamic range / 127). An int8 symmetric QDQ scale is written as is; an asymmetric or uint8 one is
+    widened to the symmetric range covering it: max(|(qmin - zp) s|, |(qmax - zp) s|) / 127."""
+    import numpy as np
+
+    if generation(trt_version) == TrtGeneration.TRT11:
+        raise SpecError(f"TensorRT {trt_version} removed implicit INT8 calibration: build from the QDQ ONNX")
+    if algorithm not in ("EntropyCalibration2", "MinMaxCalibration", "EntropyCalibration", "LegacyCalibration"):
+        raise SpecError(f"unknown calibration algorithm '{algorithm}'")
+    g = _Graph(model)
+    lines, seen = [f"TRT-{calibration_header_version(trt_version)}-{algorithm}"], set()
+    for node in g.of_type("QuantizeLinear"):
+        tensor = node.input[0]
+        if tensor in g.arrays or tensor in seen:
+            continue  # weights carry their own scales; one line per activation
+        seen.add(tensor)
+        scale = float(np.asarray(g.arrays[node.input[1]]).reshape(-1)[0])
+        zero = g.zero_point(node)
+        zero_value, info = (0, np.iinfo(np.uint8)) if zero is None else (int(zero.reshape(-1)[0]),
+                                                                          np.iinfo(zero.dtype))
+        if zero is not None and zero.dtype == np.int8 and zero_value == 0:
+            table_scale = scale
+        else:
+            table_scale = max(abs((info.min - zero_value) * scale), abs((info.max - zero_value) * scale)) / 127
+        lines.append(f"{tensor}: {struct.pack('>f', table_scale).hex()}")
+    if len(lines) == 1:
+        raise EdgekitError("the ONNX has no activation QuantizeLinear nodes: nothing to calibrate")
+    return "\n".join(lines) + "\n"
+
+
+def scale_from_hex(text: str) -> float:
+    """Inverse of a calibration-cache value: '3c010204' -> 0.0078740..."""
+    return struct.unpack(">f", bytes.fromhex(text.strip()))[0]
+
+
+# ----------------------------------------------------------------------------- which ONNX
+
+
+def onnx_for_tensorrt(manifest: Any, section: TensorrtSection) -> Any:
+    """The artifact's ONNX entry to build ``section`` from: for int8 the QDQ ONNX (required), or its sensitivity
+    fallback ("mixed": QDQ with some layers in float, made when the INT8 file failed the gate); an FP16-typed
+    ONNX for fp16 on 11.x when there is one (``loader`` converts the float one otherwise); else the float ONNX."""
+    from edgekit.errors import ModelFileError
+
+    if section.precision == "int8":
+        entry = manifest.find("onnx", "mixed") or manifest.find("onnx", "int8")
+        if entry is None:
+            raise ModelFileError("no int8 (QDQ) ONNX in the artifact: run the calibrate stage for this target")
+        return entry
+    if section.precision == "fp16" and generation(section.version) == TrtGeneration.TRT11:
+        entry = manifest.find("onnx", "fp16")
+        if entry is not None:
+            return entry
+    entry = manifest.find("onnx", "fp32")
+    if entry is None:
+        raise ModelFileError("the artifact has no float32 ONNX to build a TensorRT engine from")
+    return entry
+
+
+# ----------------------------------------------------------------------------- trtexec
+
+
+def workspace_flag(trt_version: str, workspace_mb: int) -> str:
+    """< 8.4: ``--workspace=N``; 8.4-8.6: ``--memPoolSize=workspace:N`` (MiB); 10+: with the ``M`` suffix."""
+    if not at_least(trt_version, (8, 4)):
+        return f"--workspace={workspace_mb}"
+    suffix = "M" if parse_version(trt_version)[0] >= 10 else ""
+    return f"--memPoolSize=workspace:{workspace_mb}{suffix}"
+
+
+def onnx_inputs(onnx_file: str | Path) -> dict[str, list[int]]:
+    """Input name -> dims (-1 for symbolic) of an ONNX file, initializers excluded."""
+    from edgekit.backend.onnxruntime.loader import load_onnx
+
+    model = load_onnx(onnx_file)
+    inits = {i.name for i in model.graph.initializer}
+    return {v.name: [d.dim_value if d.HasField("dim_value") else -1 for d in v.type.tensor_type.shape.dim]
+            for v in model.graph.input if v.name not in inits}
+
+
+def _shape_flags(section: TensorrtSection, inputs: dict[str, list[int]]) -> list[str]:
+    dynamic = {name: dims for name, dims in inputs.items() if dims and dims[0] < 0}
+    if not dynamic:
+        return []
+    flags = []
+    for flag, batch in zip(("--minShapes", "--optShapes", "--maxShapes"), section.batch):
+        specs = ",".join(f"{name}:{'x'.join(str(d) for d in [batch, *dims[1:]])}" for name, dims in dynamic.items())
+        flags.append(f"{flag}={specs}")
+    return flags
+
+
+def _precision_flags(gen: TrtGeneration, precision: str, calib_file: str | None) -> list[str]:
+    if gen == TrtGeneration.TRT11:
+        if calib_file:
+            raise SpecError("TensorRT 11 removed calibration caches: build INT8 from the QDQ ONNX")
+        return []  # strongly typed: the ONNX types (FP16-typed / QDQ) decide
+    if precision == "fp32":
+        return []
+    if precision == "fp16":
+        return ["--fp16"]
+    if calib_file:
+        return ["--int8", "--fp16", f"--calib={calib_file}"]
+    return ["--stronglyTyped"] if gen == TrtGeneration.TRT10 else ["--int8", "--fp16"]  # QDQ ONNX
+
+
+def trtexec_args(onnx_file: str | Path, section: TensorrtSection, engine_file: str | Path, trt_version: str, *,
+                 input_shapes: dict[str, list[int]] | None = None, calib_file: str | None = None,
+                 timing_cache_file: str | None = None) -> list[str]:
+    """trtexec's arguments (without the program) that build what ``loader.build_engine`` builds."""
+    gen = generation(trt_version)
+    args = [f"--onnx={onnx_file}", f"--saveEngine={engine_file}", workspace_flag(trt_version, section.workspace_mb)]
+    args += _precision_flags(gen, section.precision, calib_file)
+    if section.dla_core is not None:
+        if not has_dla(trt_version):
+            raise SpecError(f"TensorRT {trt_version} has no DLA support (absent in 11.0-11.3)")
+        args.append(f"--useDLACore={section.dla_core}")
+        args += ["--allowGPUFallback"] if section.gpu_fallback else []
+    if section.timing_cache:
+        args.append(f"--timingCacheFile={timing_cache_file or timing_cache_name(engine_file)}")
+    if input_shapes is None and section.batch != (1, 1, 1):
+        input_shapes = onnx_inputs(onnx_file)
+    args += _shape_flags(section, input_shapes or {})
+    if section.version_compatible:
+        require_at_least(trt_version, (8, 6), "version_compatible")
+        args.append("--versionCompatible")
+    if section.builder_optimization_level is not None:
+        check_optimization_level(trt_version, section.builder_optimization_level)
+        args.append(f"--builderOptimizationLevel={section.builder_optimization_level}")
+    args.append("--skipInference" if at_least(trt_version, (8, 6)) else "--buildOnly")
+    return args
+
+
+def trtexec_command(onnx_file: str | Path, target_section: TensorrtSection, engine_file: str | Path,
+                    trt_version: str, **options: Any) -> str:
+    """The trtexec line (shell-quoted) for TensorRT ``trt_version``; ``options`` as ``trtexec_args``."""
+    args = trtexec_args(onnx_file, target_section, engine_file, trt_version, **options)
+    return " ".join(["trtexec", *(shlex.quote(a) for a in args)])
+
+
+# ----------------------------------------------------------------------------- targets
+
+
+def jetpack_problems(trt_version: str, jetson: JetsonSection) -> list[str]:
+    """JetPack <-> TensorRT <-> compute capability (field.md section 4): 5.1.x: 8.5 on Xavier/Orin; 6.0: 8.6,
+    6.1/6.2: 10.3, Orin only; 7.x: 10.x, or 11.4+ from 7.2.2 (AGX Orin 8.7 from 7.2.2, else Thor); never 11 on 6."""
+    try:
+        jp = parse_version(jetson.jetpack)
+    except SpecError as exc:
+        return [str(exc).replace("TensorRT version", "JetPack version")]
+    trt = parse_version(trt_version)
+    cc = jetson.compute_capability
+    table = {(5, 1): ("8.5", {"7.2", "8.7"}), (6, 0): ("8.6", {"8.7"}), (6, 1): ("10.3", {"8.7"}),
+             (6, 2): ("10.3", {"8.7"})}
+    if jp[0] == 7:
+        orin_ok = jp >= (7, 2, 2)
+        ccs = {"11.0", "10.1"} | ({"8.7"} if orin_ok else set())
+        trt_ok = trt[0] == 10 or (trt[0] == 11 and trt[:2] >= (11, 4) and orin_ok)
+        wanted = "10.x, or 11.4+ from JetPack 7.2.2"
+    elif jp[:2] in table:
+        wanted, ccs = table[jp[:2]]
+        trt_ok = trt[:2] == parse_version(wanted)[:2]
+    else:
+        return [f"JetPack {jetson.jetpack} is not in edgekit's table (5.1.x, 6.0, 6.1, 6.2, 7.x)"]
+    problems = []
+    if not trt_ok:
+        never = " (TensorRT 11 never ships on JetPack 6)" if trt[0] == 11 and jp[0] == 6 else ""
+        problems.append(f"JetPack {jetson.jetpack} ships TensorRT {wanted}, not {trt_version}{never}")
+    if cc not in ccs:
+        problems.append(f"JetPack {jetson.jetpack} does not run on compute capability {cc} "
+                        f"(supports {', '.join(sorted(ccs))})")
+    return problems
+
+
+def _dla_problems(section: TensorrtSection, jetson: JetsonSection | None) -> list[str]:
+    problems = []
+    if jetson is None or jetson.compute_capability not in DLA_COMPUTE_CAPABILITIES:
+        problems.append("dla_core needs a Jetson Xavier (cc 7.2) or Orin (cc 8.7) jetson section")
+    elif "nano" in jetson.device.lower():
+        problems.append(f"{jetson.device} has no DLA")
+    if not has_dla(section.version):
+        problems.append(f"TensorRT {section.version} has no DLA (absent in 11.0-11.3)")
+    if section.precision not in ("fp16", "int8"):
+        problems.append("DLA runs only fp16 or int8: set tensorrt.precision")
+    if len(set(section.batch)) != 1:
+        problems.append("DLA needs a fixed batch (min = opt = max)")
+    if section.dla_core < 0:
+        problems.append("dla_core must be >= 0")
+    return problems
+
+
+def _errors_of(check: Any, *args: Any) -> list[str]:
+    try:
+        check(*args)
+    except EdgekitError as exc:
+        return [str(exc)]
+    return []
+
+
+def _tensorrt_problems(target: Target) -> list[str]:
+    section = target.tensorrt
+    try:
+        generation(section.version)
+    except EdgekitError as exc:
+        return [str(exc)]
+    problems = []
+    low, opt, high = section.batch
+    if not 1 <= low <= opt <= high:
+        problems.append(f"tensorrt.batch {list(section.batch)} must satisfy 1 <= min <= opt <= max")
+    if section.workspace_mb <= 0:
+        problems.append("tensorrt.workspace_mb must be positive")
+    if high > 1 and not target.onnx.dynamic_batch:
+        problems.append("a batch range above 1 needs onnx.dynamic_batch: true")
+    if section.precision == "int8" and target.int8 is None:
+        problems.append("tensorrt int8 needs an int8 section (calibration of the QDQ ONNX)")
+    if target.onnx.opset > max_opset(section.version):
+        problems.append(f"onnx.opset {target.onnx.opset} is above {max_opset(section.version)}, the highest "
+                        f"TensorRT {section.version} is taken to parse")
+    if section.version_compatible:
+        problems += _errors_of(require_at_least, section.version, (8, 6), "version_compatible")
+    if section.builder_optimization_level is not None:
+        problems += _errors_of(check_optimization_level, section.version, section.builder_optimization_level)
+    if section.dla_core is not None:
+        problems += _dla_problems(section, target.jetson)
+    if target.jetson is not None:
+        problems += jetpack_problems(section.version, target.jetson)
+    return problems
+
+
+def validate_target(target: Target) -> list[str]:
+    """Everything wrong with a target that can be known without a device; empty list: consistent."""
+    problems = _tensorrt_problems(target) if target.tensorrt is not None else []
+    if target.jetson is not None and target.tensorrt is None:
+        problems.append("a jetson section needs a tensorrt section")
+    if target.tflite is not None and "int8" in target.tflite.precisions and target.int8 is None:
+        problems.append("tflite int8 needs an int8 section (calibration)")
+    return problems
