@@ -1,0 +1,107 @@
+"""Torch decoders for training and validation: the same maths as the numpy ``edgekit.runtime.decode`` (the source of
+truth; tests check equality). Regression, bins and SSR decodes are differentiable; argmax-based ones are not.
+
+Layouts (docs/ARCHITECTURE.md): landmarks come back as (B, N, 2) crop pixels, angles as (B, 3) degrees.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+from edgekit.specs import HeadSpec, ModelSpec
+
+
+def decode_regression(values: Tensor, input_size: tuple[int, int]) -> Tensor:
+    """(B, 2N) x0 y0 x1 y1 ... in [0, 1] of the crop -> (B, N, 2) crop pixels (x times width, y times height)."""
+    scale = values.new_tensor(input_size, dtype=values.dtype)  # (width, height)
+    return values.reshape(values.shape[0], -1, 2) * scale
+
+
+def heatmap_peaks(heatmaps: Tensor) -> tuple[Tensor, Tensor]:
+    """Integer (col, row) of each map's maximum (first one on ties, as numpy); both (B, N) int64."""
+    width = heatmaps.shape[-1]
+    index = heatmaps.flatten(2).argmax(-1)
+    return index % width, index // width
+
+
+def decode_heatmap_argmax(heatmaps: Tensor, stride: int) -> Tensor:
+    """(B, N, H, W) -> (B, N, 2) crop px: argmax, a quarter-cell step toward the higher neighbour (interior peaks
+    only, per axis), then the cell -> crop map ``x = j * stride + (stride - 1) / 2``."""
+    _, _, height, width = heatmaps.shape
+    col, row = heatmap_peaks(heatmaps)
+    flat = heatmaps.flatten(2)
+
+    def value_at(c: Tensor, r: Tensor) -> Tensor:
+        return flat.gather(-1, (r.clamp(0, height - 1) * width + c.clamp(0, width - 1)).unsqueeze(-1)).squeeze(-1)
+
+    step_x = torch.sign(value_at(col + 1, row) - value_at(col - 1, row)) * ((col > 0) & (col < width - 1))
+    step_y = torch.sign(value_at(col, row + 1) - value_at(col, row - 1)) * ((row > 0) & (row < height - 1))
+    cells = torch.stack([col + 0.25 * step_x, row + 0.25 * step_y], dim=-1).to(heatmaps.dtype)
+    return cells * stride + (stride - 1) / 2
+
+
+def gather_cells(maps: Tensor, index: Tensor) -> Tensor:
+    """maps (B, C, K, h*w) at index (B, C) -> (B, C, K): each landmark's maps at its own peak cell."""
+    return maps.gather(-1, index[:, :, None, None].expand(-1, -1, maps.shape[2], 1)).squeeze(-1)
+
+
+def decode_pip(score: Tensor, offset_x: Tensor, offset_y: Tensor, nb_x: Tensor, nb_y: Tensor, head: HeadSpec) -> Tensor:
+    """PIPNet: own prediction at the score argmax plus neighbour predictions, averaged per landmark.
+
+    score/offset_* (B, N, h, w); nb_* (B, N*nb, h, w) with channel l * nb + k = landmark l's k-th neighbour.
+    crop px ``x = (col + offset) * pip_stride``; landmark m = mean of its own prediction and every prediction made
+    for it by landmarks that list it in ``head.neighbors``.
+    """
+    batch, num_points, _, width = score.shape
+    col, row = heatmap_peaks(score)
+    index = row * width + col
+    own = torch.stack([gather_cells(o.flatten(2).unsqueeze(2), index).squeeze(-1) for o in (offset_x, offset_y)], -1)
+    own = (own + torch.stack([col, row], -1)) * head.pip_stride  # (B, N, 2)
+    nb_maps = [m.reshape(batch, num_points, head.num_neighbors, -1) for m in (nb_x, nb_y)]
+    nb = torch.stack([gather_cells(m, index) for m in nb_maps], -1)  # (B, N, nb, 2) cell offsets
+    nb = (nb + torch.stack([col, row], -1)[:, :, None]) * head.pip_stride
+    targets = torch.as_tensor(head.neighbors, dtype=torch.long, device=score.device).reshape(-1)  # (N*nb,)
+    sums = own.index_add(1, targets, nb.reshape(batch, -1, 2))
+    counts = torch.ones(num_points, dtype=own.dtype, device=own.device).index_add(
+        0, targets, torch.ones(targets.numel(), dtype=own.dtype, device=own.device)
+    )
+    return sums / counts[:, None]
+
+
+def decode_bins(logits: Tensor, head: HeadSpec) -> Tensor:
+    """(B, 3, num_bins) logits -> (B, 3) degrees = bin_width * sum(softmax * i) + bin_start."""
+    index = torch.arange(logits.shape[-1], dtype=logits.dtype, device=logits.device)
+    return head.bin_width * (logits.softmax(-1) * index).sum(-1) + head.bin_start
+
+
+def decode_ssr(p: Tensor, eta: Tensor, delta: Tensor, head: HeadSpec) -> Tensor:
+    """SSR stagewise regression. p, eta (B, K, 3, s) logits / pre-tanh; delta (B, K, 3) pre-tanh -> (B, 3) degrees.
+
+    y = V * sum_k [sum_i softmax(p_k)(i) * (i - s_k // 2 + tanh(eta_k(i)))] / prod_{j<=k} s_j (1 + lambda tanh(delta_j));
+    every stage has the same bin count s (the spec's ``ssr_stages``).
+    """
+    stages = p.shape[-1]
+    centre = torch.arange(stages, dtype=p.dtype, device=p.device) - stages // 2
+    stage_values = (p.softmax(-1) * (centre + torch.tanh(eta))).sum(-1)  # (B, K, 3)
+    divisors = torch.cumprod(stages * (1.0 + head.ssr_lambda * torch.tanh(delta)), dim=1)  # (B, K, 3)
+    return head.ssr_range * (stage_values / divisors).sum(1)
+
+
+def decode_torch(outputs: Sequence[Tensor], spec: ModelSpec) -> Tensor:
+    """Raw outputs in ``spec.head.outputs`` order -> (B, N, 2) crop px or (B, 3) degrees."""
+    head = spec.head
+    if head.decode == "regression":
+        if head.output == "pose":
+            return outputs[0]
+        return decode_regression(outputs[0], spec.preprocess.input_size)
+    if head.decode == "heatmap_argmax":
+        return decode_heatmap_argmax(outputs[0], head.heatmap_stride)
+    if head.decode == "pip":
+        return decode_pip(*outputs, head=head)
+    if head.decode == "bins":
+        return decode_bins(outputs[0], head)
+    if head.decode == "ssr":
+        return decode_ssr(*outputs, head=head)
+    raise ValueError(f"no torch decoder for '{head.decode}' (no zoo model uses it)")

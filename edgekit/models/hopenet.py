@@ -1,0 +1,42 @@
+"""Hopenet-style head pose (Ruiz et al. 2018) on MobileNetV2: three 66-bin classifiers (yaw, pitch, roll) on the
+pooled features of a 112x112 RGB crop; output (B, 3, 66) logits, decode ``bins`` (3 degrees, start -99).
+Loss: cross-entropy on the bin + alpha * MSE of the expected angle (field.md §2.5).
+"""
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from edgekit.models.base import FaceModel, make_spec
+from edgekit.models.blocks import conv_bn_act, mobilenet_v2
+from edgekit.models.losses import bins_loss
+from edgekit.registry import register_model
+from edgekit.specs import HeadSpec
+
+INPUT_SIZE = 112
+NUM_BINS = 66
+LAST_CHANNELS = 1280
+
+
+class HopenetMBV2(FaceModel):
+    def __init__(self, width: float = 1.0, alpha: float = 1.0):
+        super().__init__()
+        backbone, channels = mobilenet_v2(width)
+        self.features = nn.Sequential(
+            backbone, conv_bn_act(channels[-1], LAST_CHANNELS, 1, act=nn.ReLU6), nn.AdaptiveAvgPool2d(1), nn.Flatten()
+        )
+        self.fc = nn.Linear(LAST_CHANNELS, 3 * NUM_BINS)
+        self.alpha = alpha
+        head = HeadSpec(output="pose", decode="bins", outputs=("bins",), num_bins=NUM_BINS, bin_width=3.0,
+                        bin_start=-99.0)  # fmt: skip
+        self.spec = make_spec("hopenet_mbv2", INPUT_SIZE, head, f"Hopenet: MobileNetV2 {width}x, 3 x 66 bins, 112 RGB")
+
+    def forward(self, x: Tensor) -> tuple[Tensor]:
+        return (self.fc(self.features(x)).view(-1, 3, NUM_BINS),)
+
+    def loss(self, train_out: dict[str, Tensor], batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
+        return bins_loss(train_out["bins"], batch["pose"], self.spec.head, self.alpha)
+
+
+@register_model("hopenet_mbv2")
+def hopenet_mbv2(**kwargs) -> HopenetMBV2:
+    return HopenetMBV2(**kwargs)

@@ -1,0 +1,136 @@
+"""MobileFAN (Zhao et al. 2020): a MobileNetV2 heatmap student distilled from a ResNet heatmap teacher.
+
+Both nets: encoder to stride 32, three x2 deconvolution stages, 1x1 conv -> 68 heatmaps at 1/4 of the 128x128 input
+(32x32), decoded with ``heatmap_argmax``. ``forward_train`` also returns the three deconv stage ``features``.
+Student loss = heatmap MSE + kd_pixel * sum MSE(lift(student stage), teacher stage) + kd_pair * sum MSE(cosine
+affinity graphs) (field.md §1.4); one 1x1 conv + BN lift per stage (the reference code reuses stage 2's for 3).
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from edgekit.models.base import FaceModel, make_spec
+from edgekit.models.blocks import BasicBlock, conv_bn_act, mobilenet_v2
+from edgekit.models.losses import heatmap_mse, kd_pair_loss, kd_pixel_loss
+from edgekit.registry import register_model
+from edgekit.specs import HeadSpec
+
+INPUT_SIZE = 128
+NUM_POINTS = 68
+STRIDE = 4
+TEACHER_CHANNELS = 128
+
+
+def deconv_bn_relu(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
+    """x2 upsampling transposed conv (kernel 2 or 4) + BN + ReLU."""
+    deconv = nn.ConvTranspose2d(c_in, c_out, kernel, stride=2, padding=(kernel - 2) // 2, bias=False)
+    return nn.Sequential(deconv, nn.BatchNorm2d(c_out), nn.ReLU())
+
+
+def resnet18_encoder(width: float) -> tuple[nn.Sequential, int]:
+    """ResNet-18 layout (7x7 stem, max pool, 4 stages x 2 basic blocks) with channels 64..512 times ``width``."""
+    channels = [int(c * width) for c in (64, 128, 256, 512)]
+    layers: list[nn.Module] = [conv_bn_act(3, channels[0], 7, 2), nn.MaxPool2d(3, 2, 1)]
+    c_prev = channels[0]
+    for index, c in enumerate(channels):
+        stride = 1 if index == 0 else 2
+        layers += [BasicBlock(c_prev, c, stride), BasicBlock(c, c)]
+        c_prev = c
+    return nn.Sequential(*layers), c_prev
+
+
+class HeatmapNet(FaceModel):
+    """Encoder (stride 32) -> 3 deconv stages (stride 4) -> 1x1 conv to N heatmaps."""
+
+    def __init__(self, name: str, description: str, encoder: nn.Module, c_enc: int, channels: int, kernel: int,
+                 sigma: float, foreground: float):  # fmt: skip
+        super().__init__()
+        self.encoder = encoder
+        self.stages = nn.ModuleList(
+            [deconv_bn_relu(c_enc if i == 0 else channels, channels, kernel) for i in range(3)]
+        )
+        self.final = nn.Conv2d(channels, NUM_POINTS, 1)
+        self.sigma, self.foreground = sigma, foreground  # target width (cells), foreground weight of the MSE
+        head = HeadSpec(output="landmarks", decode="heatmap_argmax", outputs=("heatmaps",), num_points=NUM_POINTS,
+                        heatmap_stride=STRIDE)  # fmt: skip
+        self.spec = make_spec(name, INPUT_SIZE, head, description)
+
+    def stage_features(self, x: Tensor) -> list[Tensor]:
+        """The three deconv outputs: (B, C, 8, 8), (B, C, 16, 16), (B, C, 32, 32) for a 128 input."""
+        features, y = [], self.encoder(x)
+        for stage in self.stages:
+            y = stage(y)
+            features.append(y)
+        return features
+
+    def forward(self, x: Tensor) -> tuple[Tensor]:
+        return (self.final(self.stage_features(x)[-1]),)
+
+    def forward_train(self, x: Tensor) -> dict:
+        features = self.stage_features(x)
+        return {"heatmaps": self.final(features[-1]), "features": features}
+
+    def heatmap_loss(self, train_out: dict, batch: dict[str, Tensor]) -> Tensor:
+        return heatmap_mse(train_out["heatmaps"], batch["landmarks"], STRIDE, self.sigma, self.foreground)
+
+    def loss(self, train_out: dict, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
+        total = self.heatmap_loss(train_out, batch)
+        return total, {"loss": total.item(), "heatmap": total.item()}
+
+
+class MobileFAN(HeatmapNet):
+    """The student; with ``distill`` it owns one lift per stage and accepts a teacher via ``set_teacher``."""
+
+    def __init__(self, name: str, width: float = 0.5, channels: int = 64, kernel: int = 2, sigma: float = 1.5,
+                 foreground: float = 10.0, distill: bool = True, kd_pixel: float = 0.01,
+                 kd_pair: float = 0.01):  # fmt: skip
+        encoder, enc_channels = mobilenet_v2(width)
+        description = f"MobileFAN student: MobileNetV2 {width}x + 3 deconvs, 68 heatmaps 32x32, 128 RGB"
+        super().__init__(name, description, encoder, enc_channels[-1], channels, kernel, sigma, foreground)
+        self.kd_pixel, self.kd_pair = kd_pixel, kd_pair
+        self.lifts = (
+            nn.ModuleList([conv_bn_act(channels, TEACHER_CHANNELS, 1, act=None) for _ in range(3)]) if distill else None
+        )
+        self.teacher: HeatmapNet | None = None
+
+    def set_teacher(self, teacher: HeatmapNet) -> None:
+        """Attach a frozen teacher in eval mode; it is not a submodule, so it stays out of state_dict and export
+        (and ``student.to(device)`` does not move it: move the teacher yourself)."""
+        if self.lifts is None:
+            raise ValueError(f"{self.spec.name} is built without distillation; use 'mobilefan' to distil")
+        widths = [stage[0].out_channels for stage in teacher.stages]
+        if widths != [TEACHER_CHANNELS] * 3:
+            raise ValueError(f"teacher stage channels {widths}, the student's lifts expect {TEACHER_CHANNELS}")
+        teacher.eval().requires_grad_(False)
+        object.__setattr__(self, "teacher", teacher)  # bypass nn.Module registration
+
+    def loss(self, train_out: dict, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
+        heatmap = self.heatmap_loss(train_out, batch)
+        pixel = pair = heatmap.new_zeros(())
+        if self.teacher is not None and self.lifts is not None:
+            with torch.no_grad():
+                teacher_features = self.teacher.eval().forward_train(batch["image"])["features"]
+            student = train_out["features"]
+            pixel = kd_pixel_loss([lift(s) for lift, s in zip(self.lifts, student)], teacher_features)
+            pair = kd_pair_loss(student, teacher_features)
+        total = heatmap + self.kd_pixel * pixel + self.kd_pair * pair
+        parts = {"loss": total.item(), "heatmap": heatmap.item(), "kd_pixel": pixel.item(), "kd_pair": pair.item()}
+        return total, parts
+
+
+@register_model("mobilefan_teacher")
+def mobilefan_teacher(width: float = 0.5, sigma: float = 1.5, foreground: float = 10.0) -> HeatmapNet:
+    encoder, c_enc = resnet18_encoder(width)
+    description = f"MobileFAN teacher: ResNet-18 {width}x + 3 deconvs (128 ch, k4), 68 heatmaps 32x32, 128 RGB"
+    return HeatmapNet("mobilefan_teacher", description, encoder, c_enc, TEACHER_CHANNELS, 4, sigma, foreground)
+
+
+@register_model("mobilefan")
+def mobilefan(**kwargs) -> MobileFAN:
+    return MobileFAN("mobilefan", **kwargs)
+
+
+@register_model("mobilefan_nokd")
+def mobilefan_nokd(**kwargs) -> MobileFAN:
+    return MobileFAN("mobilefan_nokd", distill=False, **kwargs)
