@@ -27,3 +27,52 @@ def run_cli(capsys):
         return code, out.out, out.err
 
     return _run
+
+
+def write_tiny_landmark_onnx(path: Path, num_points: int = 5, size: int = 32, embed: bool = True) -> Path:
+    """A tiny real ONNX landmark regressor built with onnx.helper (dynamic batch, NCHW RGB ``size``^2 input):
+    Conv 3->4 k3 pad 1, ReLU, global average pool, Gemm 4->2N, Sigmoid -> ``landmarks`` (B, 2N) in [0, 1].
+    MACs per image: size^2 * 4 * 27 (conv) + 4 * 2N (Gemm). ``embed`` writes the ModelSpec into its metadata."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edgekit.specs import HeadSpec, ModelSpec, PreprocessSpec
+
+    rng = np.random.default_rng(0)
+    shapes = (("conv_w", (4, 3, 3, 3)), ("fc_w", (4, 2 * num_points)), ("fc_b", (2 * num_points,)))
+    weights = [numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32) * 0.3, name)
+               for name, shape in shapes]
+    nodes = [helper.make_node("Conv", ["input", "conv_w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]), helper.make_node("GlobalAveragePool", ["r"], ["g"]),
+             helper.make_node("Flatten", ["g"], ["f"]), helper.make_node("Gemm", ["f", "fc_w", "fc_b"], ["z"]),
+             helper.make_node("Sigmoid", ["z"], ["landmarks"])]
+    image = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, size, size])
+    points = helper.make_tensor_value_info("landmarks", TensorProto.FLOAT, ["batch", 2 * num_points])
+    graph = helper.make_graph(nodes, "tiny", [image], [points], weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    if embed:
+        from edgekit.backend.onnxruntime.loader import embed_spec
+
+        spec = ModelSpec(name="tiny_landmarks", task="landmarks", scheme="tiny",
+                         preprocess=PreprocessSpec(input_size=(size, size)),
+                         head=HeadSpec(output="landmarks", decode="regression", outputs=("landmarks",),
+                                       num_points=num_points))
+        embed_spec(model, spec)
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture()
+def make_tiny_onnx():
+    """``write_tiny_landmark_onnx`` (conftest is not importable from tests in importlib mode)."""
+    return write_tiny_landmark_onnx
+
+
+@pytest.fixture()
+def tiny_onnx(tmp_path) -> Path:
+    """A tiny ONNX landmark model with its spec embedded (see ``write_tiny_landmark_onnx``)."""
+    return write_tiny_landmark_onnx(tmp_path / "tiny.onnx")

@@ -1,0 +1,103 @@
+"""``edgekit profile``: latency, throughput, memory, size and MACs of model files, one process per configuration."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "Profile latency / memory of artifacts and model files (each configuration in its own process)."
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got '{text}'") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got '{text}'")
+    return values
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from edgekit.profile.peers import PEERS
+
+    parser.add_argument("sources", nargs="*", metavar="ARTIFACT_OR_FILE",
+                        help="artifact folders, .onnx/.tflite/.engine/.safetensors files or registered model names")
+    parser.add_argument("--threads", type=int_list, default=(1,), help="thread counts, e.g. 1,2,4 (1 is the stable "
+                        "reference)")
+    parser.add_argument("--batch", type=int_list, default=(1,), help="batch sizes, e.g. 1,8 (TFLite: 1 only)")
+    parser.add_argument("--runs", type=int, default=200, help="timed calls per configuration")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed calls first")
+    parser.add_argument("--baseline", help="file label the ratio column divides by (default: the first)")
+    parser.add_argument("--peer", action="append", choices=sorted(PEERS), default=[],
+                        help="add a peer model, e.g. mediapipe (face_landmark.tflite from mediapipe 0.10.21)")
+    parser.add_argument("--image", help="image for preprocessing/decode timing (default: grace_hopper.jpg)")
+    parser.add_argument("--json", help="write all results (with every timed call) as JSON")
+    parser.add_argument("--csv", help="write the table as CSV")
+    parser.add_argument("--plot", help="write a latency-distribution box plot (PNG)")
+    parser.add_argument("--adb", action="store_true", help="also time .tflite files on an Android device "
+                        "with benchmark_model (prints the commands when none is attached)")
+    parser.add_argument("--trtexec-log", action="append", default=[], metavar="FILE",
+                        help="add trtexec's timing summary from this log to the table")
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgekit.artifact import provenance
+    from edgekit.errors import EdgekitError
+    from edgekit.profile import measure, report
+
+    if not (args.sources or args.peer or args.trtexec_log):
+        raise EdgekitError("nothing to profile: give artifact folders / model files, --peer or --trtexec-log")
+    if args.runs < 1 or args.warmup < 0:
+        raise EdgekitError("--runs must be >= 1 and --warmup >= 0")
+    files = [f for source in args.sources for f in measure.model_files(source)]
+    files += [measure.peer_file(name) for name in args.peer]
+    settings = measure.Settings(threads=args.threads, batches=args.batch, runs=args.runs, warmup=args.warmup,
+                                image=args.image)
+    rows = measure.profile_files(files, settings, progress=sys.stderr.isatty())
+    if args.adb:
+        tflites = [(f.path, f.label, f.precision, measure.static_facts(f)) for f in files if f.backend == "tflite"]
+        rows += _adb_rows(tflites, settings)
+    rows += [_trtexec_row(path) for path in args.trtexec_log]
+    rows = report.with_ratios(rows, args.baseline)
+    print(report.format_table(rows))
+    context = {"tool": "edgekit profile", "runs": args.runs, "warmup": args.warmup, **_host(provenance)}
+    try:
+        _write_outputs(args, rows, context)
+    except OSError as exc:
+        raise EdgekitError(f"cannot write ({exc.strerror})", exc.filename) from None
+    artifacts = {f.label: f.artifact for f in files if f.artifact is not None}
+    for path in report.record_in_artifacts(rows, artifacts, context):
+        print(f"recorded in {path} (checks.profile)")
+    return 0
+
+
+def _adb_rows(tflites, settings):
+    from edgekit.profile.adb import adb_measurements
+
+    return adb_measurements(tflites, settings.threads, settings.runs, settings.warmup)
+
+
+def _trtexec_row(path: str):
+    from edgekit.profile.trtexec import trtexec_measurement
+
+    return trtexec_measurement(path)
+
+
+def _host(provenance) -> dict:
+    import os
+
+    info = provenance("edgekit profile")
+    return {"host": info["host"], "cpu_count": os.cpu_count(), "created": info["created"],
+            "versions": info["versions"]}
+
+
+def _write_outputs(args: argparse.Namespace, rows, context: dict) -> None:
+    from edgekit.profile import report
+
+    if args.json:
+        print(f"wrote {report.write_json(args.json, rows, context)}")
+    if args.csv:
+        print(f"wrote {report.write_csv(args.csv, rows)}")
+    if args.plot:
+        written = report.write_plot(args.plot, rows)
+        print(f"wrote {written}" if written else "no host measurement to plot")

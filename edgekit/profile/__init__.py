@@ -1,0 +1,3 @@
+"""Latency and memory profiling: every model file x backend x precision x threads x batch, each configuration
+in its own process (``measure``), MACs from the graph (``flops``), on-device numbers from adb (``adb``) and
+trtexec logs (``trtexec``), peers such as MediaPipe's face mesh (``peers``), tables and plots (``report``)."""

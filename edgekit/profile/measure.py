@@ -1,0 +1,196 @@
+"""Plan and run the profile: every model file x threads x batch, each configuration in its own worker process
+(``edgekit.profile.worker``), with static facts (file size, MACs, precision) read once in this process."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from edgekit.errors import EdgekitError, ModelFileError
+from edgekit.profile.report import Measurement, latency_stats
+from edgekit.profile.worker import RESULT_PREFIX, Job, job_json
+from edgekit.runtime.source import ENGINE_SUFFIXES, TORCH_SUFFIXES, is_model_name
+
+BACKENDS = {".onnx": "onnxruntime", ".tflite": "tflite", **{s: "tensorrt" for s in ENGINE_SUFFIXES},
+            **{s: "torch" for s in TORCH_SUFFIXES}}
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """One file to profile and how the worker opens it."""
+
+    label: str
+    source: str  # what the worker opens: artifact folder, file path or registered name
+    backend: str
+    precision: str
+    path: Path | None = None  # the file itself (None for a registered name)
+    choice: str | None = None  # its manifest path when ``source`` is an artifact folder
+    peer: str | None = None
+    artifact: Path | None = None  # the artifact folder it belongs to
+    macs_from: Path | None = None  # the graph MACs are counted on (itself, or the ONNX sibling of an engine)
+
+
+@dataclass(frozen=True)
+class Settings:
+    threads: tuple[int, ...] = (1,)
+    batches: tuple[int, ...] = (1,)
+    runs: int = 200
+    warmup: int = 20
+    image: str | None = None
+    timeout_s: float = 600.0
+
+
+def model_files(source: str) -> list[ModelFile]:
+    """The files a SOURCE stands for: every model file of an artifact folder, else the one file or name."""
+    path = Path(source)
+    if path.is_dir():
+        return _artifact_files(path)
+    if is_model_name(source):
+        return [ModelFile(source, source, "torch", "fp32")]
+    if not path.is_file():
+        raise ModelFileError("file not found", path)
+    backend = BACKENDS.get(path.suffix.lower())
+    if backend is None:
+        raise ModelFileError(f"cannot profile '{path.suffix}' files", path)
+    return [ModelFile(path.name, str(path), backend, file_precision(path), path, macs_from=_countable(path))]
+
+
+def _countable(path: Path) -> Path | None:
+    return path if path.suffix in (".onnx", ".tflite") else None
+
+
+def _artifact_files(folder: Path) -> list[ModelFile]:
+    from edgekit.artifact import read_manifest, resolve_inside
+
+    manifest = read_manifest(folder)
+    onnx = [resolve_inside(folder, m.path) for m in manifest.models() if m.format == "onnx"]
+    files = []
+    for entry in manifest.models():
+        path = resolve_inside(folder, entry.path)
+        backend = BACKENDS.get(path.suffix.lower(), entry.format)
+        macs_from = _countable(path) or (onnx[0] if onnx else None)
+        files.append(ModelFile(f"{folder.name}/{entry.path}", str(folder), backend, entry.precision, path,
+                               choice=entry.path, artifact=folder, macs_from=macs_from))
+    return files
+
+
+def peer_file(name: str, cache_dir: Path | None = None) -> ModelFile:
+    from edgekit.profile.peers import get_peer
+
+    peer = get_peer(name)
+    path = peer.fetch(cache_dir)
+    return ModelFile(peer.name, str(path), "tflite", file_precision(path), path, peer=name, macs_from=path)
+
+
+def file_precision(path: Path) -> str:
+    """fp32 / fp16 / int8 / dynamic_int8 of a lone file, read from its graph (the manifest says it otherwise)."""
+    if path.suffix == ".onnx":
+        import onnx
+
+        from edgekit.backend.onnxruntime.loader import load_onnx
+
+        model = load_onnx(path)
+        if any(n.op_type in ("QuantizeLinear", "DequantizeLinear", "QLinearConv") for n in model.graph.node):
+            return "int8"
+        half = any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
+        return "fp16" if half else "fp32"
+    if path.suffix == ".tflite":
+        return _tflite_precision(path)
+    return "fp32" if path.suffix in TORCH_SUFFIXES else "unknown"
+
+
+def _tflite_precision(path: Path) -> str:
+    import numpy as np
+
+    from edgekit.profile.flops import graph_interpreter
+
+    interpreter = graph_interpreter(path)
+    dtypes = {np.dtype(t["dtype"]) for t in interpreter.get_tensor_details()}
+    if np.dtype(interpreter.get_input_details()[0]["dtype"]) in (np.dtype(np.int8), np.dtype(np.uint8)):
+        return "int8"
+    if np.dtype(np.int8) in dtypes:
+        return "dynamic_int8"
+    return "fp16" if np.dtype(np.float16) in dtypes else "fp32"
+
+
+# ----------------------------------------------------------------------------- running
+
+
+def skip_reason(file: ModelFile, batch: int) -> str | None:
+    """Why a configuration is listed but not measured, or None."""
+    if file.backend == "tflite" and batch > 1:
+        return "TFLite files run at batch 1 only"
+    if file.backend == "tensorrt":
+        import importlib.util
+
+        if importlib.util.find_spec("tensorrt") is None:
+            return "TensorRT is not installed on this host"
+    return None
+
+
+def configurations(files: Iterable[ModelFile], settings: Settings) -> list[tuple[ModelFile, int | None, int]]:
+    """(file, threads, batch) in table order; TensorRT ignores threads (one row per batch)."""
+    plan = []
+    for file in files:
+        threads = (None,) if file.backend == "tensorrt" else settings.threads
+        plan += [(file, t, b) for t in threads for b in settings.batches]
+    return plan
+
+
+def run_worker(job: Job, timeout_s: float) -> dict:
+    """Run one Job in a fresh interpreter; its result dict (EdgekitError for a user error it reported)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": str(job.threads)}
+    command = [sys.executable, "-m", "edgekit.profile.worker", job_json(job)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=env, check=False)
+    except subprocess.TimeoutExpired:
+        raise EdgekitError(f"profiling {job.source} took longer than {timeout_s:.0f} s") from None
+    lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+    if not lines:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1][:200]
+        raise EdgekitError(f"profile worker for {job.source} failed (exit {done.returncode}: {tail})")
+    import json
+
+    result = json.loads(lines[-1][len(RESULT_PREFIX):])
+    if "error" in result:
+        raise EdgekitError(result["error"])
+    return result
+
+
+def static_facts(file: ModelFile) -> dict:
+    from edgekit.profile.flops import count_macs
+
+    size = file.path.stat().st_size / 1e6 if file.path else None
+    macs = count_macs(file.macs_from) / 1e6 if file.macs_from else None
+    return {"file_mb": size, "mmacs": macs}
+
+
+def measure_config(file: ModelFile, threads: int | None, batch: int, settings: Settings, facts: dict) -> Measurement:
+    row = dict(name=file.label, backend=file.backend, precision=file.precision, threads=threads, batch=batch, **facts)
+    reason = skip_reason(file, batch)
+    if reason:
+        return Measurement(**row, note=reason)
+    job = Job(file.source, threads or 1, batch, settings.runs, settings.warmup, file.choice, file.peer,
+              settings.image)
+    result = run_worker(job, settings.timeout_s)
+    samples = tuple(result["samples_ms"])
+    chunk = result.get("max_batch")
+    note = f"the file has a fixed batch of {chunk}: run in chunks" if chunk and chunk < batch else ""
+    return Measurement(**row, **latency_stats(samples, batch), peak_rss_mb=result["peak_rss_mb"],
+                       preprocess_ms=result["preprocess_ms"], decode_ms=result["decode_ms"], runs=len(samples),
+                       note=note, samples_ms=samples)
+
+
+def profile_files(files: list[ModelFile], settings: Settings, progress: bool = True) -> list[Measurement]:
+    """Measure every configuration, one worker process each, with a progress bar over configurations."""
+    from tqdm import tqdm
+
+    facts = {file: static_facts(file) for file in files}
+    plan = configurations(files, settings)
+    rows = []
+    for file, threads, batch in tqdm(plan, desc="profile", unit="config", disable=not progress or None):
+        rows.append(measure_config(file, threads, batch, settings, facts[file]))
+    return rows
