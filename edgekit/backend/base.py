@@ -52,3 +52,27 @@ class Runner:
 
     def _close(self) -> None:
         pass
+
+
+def check_input_shape(shape: Sequence[int | str | None], spec, path: str) -> str:
+    """The file's input layout; ModelFileError when its (C, H, W) is not the spec's (a file of another model).
+
+    ``shape`` is batch first; a symbolic batch (str / None) is fine."""
+    from edgekit.errors import ModelFileError
+
+    width, height = spec.preprocess.input_size
+    channels = spec.preprocess.channels
+    dims = tuple(shape[1:])
+    wanted = {"NCHW": (channels, height, width), "NHWC": (height, width, channels)}
+    for layout, expected in wanted.items():
+        if dims == expected:
+            return layout
+    raise ModelFileError(f"input shape {list(shape)} does not fit model {spec.name} (expects "
+                         f"{list(wanted[spec.preprocess.layout])} per image): a file of another model?", path)
+
+
+def to_layout(batch: np.ndarray, source: str, destination: str) -> np.ndarray:
+    """A 4-D batch from ``source`` layout ('NCHW' / 'NHWC') to ``destination``, contiguous float32."""
+    if source != destination:
+        batch = batch.transpose(0, 2, 3, 1) if destination == "NHWC" else batch.transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(batch, dtype=np.float32)

@@ -1,0 +1,65 @@
+"""OnnxRuntimeRunner: a .onnx file (FP32 or QDQ INT8) on the CPU with ONNX Runtime."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from edgekit.backend.base import Runner, check_input_shape, to_layout
+from edgekit.backend.onnxruntime.loader import open_session, spec_from_onnx
+from edgekit.errors import ModelFileError
+from edgekit.specs import ModelSpec
+
+
+class OnnxRuntimeRunner(Runner):
+    """``infer`` takes a float32 batch in the spec's layout (transposed here if the file's input differs) and
+    returns outputs in ``spec.head.outputs`` order.
+
+    The batch size comes from the file: a symbolic batch runs any batch (``max_batch`` None); a fixed batch N
+    sets ``max_batch = N`` and smaller batches are zero-padded. ``spec`` defaults to the one embedded in the file;
+    a file whose input does not fit the spec is refused (ModelFileError)."""
+
+    backend = "onnxruntime"
+
+    def __init__(self, path: str, threads: int | None = None, spec: ModelSpec | None = None):
+        super().__init__(path, threads)
+        self._spec = spec
+        self.session = None
+
+    @property
+    def spec(self) -> ModelSpec:
+        if self._spec is None:
+            self._spec = spec_from_onnx(self.path)
+        return self._spec
+
+    def _open(self) -> None:
+        session = open_session(self.path, self.threads)
+        inputs = session.get_inputs()
+        if len(inputs) != 1:
+            raise ModelFileError(f"expected one input tensor, found {len(inputs)}", self.path)
+        self.input_name = inputs[0].name
+        shape = inputs[0].shape  # e.g. ['batch', 3, 112, 112] or [1, 3, 112, 112]
+        self.layout = check_input_shape(shape, self.spec, self.path)
+        self.max_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
+        self.output_names = self._ordered_outputs([o.name for o in session.get_outputs()])
+        self.session = session
+
+    def _ordered_outputs(self, names: list[str]) -> list[str]:
+        wanted = list(self.spec.head.outputs)
+        if set(wanted) <= set(names):
+            return wanted
+        if len(names) == len(wanted):
+            return names  # unnamed exports keep forward() order
+        raise ModelFileError(f"outputs {names} do not match the spec's {wanted}", self.path)
+
+    def _infer(self, batch: np.ndarray) -> Sequence[np.ndarray]:
+        batch = to_layout(batch, self.spec.preprocess.layout, self.layout)
+        count = len(batch)
+        if self.max_batch is not None and count < self.max_batch:  # fixed-batch file: pad, then cut
+            pad = np.zeros((self.max_batch - count, *batch.shape[1:]), np.float32)
+            batch = np.concatenate([batch, pad])
+        outputs = self.session.run(self.output_names, {self.input_name: batch})
+        return [out[:count] for out in outputs]
+
+    def _close(self) -> None:
+        self.session = None

@@ -1,0 +1,104 @@
+"""TFLiteRunner: a .tflite file with the ai-edge-litert Interpreter (XNNPACK on the CPU), batch 1."""
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+import numpy as np
+
+from edgekit.backend.base import Runner, check_input_shape, to_layout
+from edgekit.errors import ModelFileError
+from edgekit.specs import ModelSpec
+
+
+def quantize(values: np.ndarray, detail: dict) -> np.ndarray:
+    """float -> the tensor's integer dtype: q = round(x / scale + zero_point), clipped. Float tensors pass."""
+    dtype = detail["dtype"]
+    scale, zero_point = detail["quantization"]
+    if np.issubdtype(dtype, np.floating) or not scale:
+        return values.astype(dtype)
+    info = np.iinfo(dtype)
+    return np.clip(np.round(values / scale + zero_point), info.min, info.max).astype(dtype)
+
+
+def dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
+    """The tensor's integer dtype -> float32: x = (q - zero_point) * scale."""
+    scale, zero_point = detail["quantization"]
+    if np.issubdtype(values.dtype, np.floating) or not scale:
+        return values.astype(np.float32)
+    return ((values.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)).astype(np.float32)
+
+
+def _output_order(names: list[str], wanted: Sequence[str]) -> list[int]:
+    """Positions of ``names`` in forward() order: by spec name when the file uses them, else by the trailing
+    number of litert-torch's ``output_0, output_1, ...``, else as listed."""
+    if set(wanted) <= set(names):
+        return [names.index(name) for name in wanted]
+    numbers = [re.search(r"(\d+)$", name) for name in names]
+    if all(numbers):
+        return sorted(range(len(names)), key=lambda i: int(numbers[i].group(1)))
+    return list(range(len(names)))
+
+
+class TFLiteRunner(Runner):
+    """``infer`` takes a float32 batch in the spec's layout (transposed when the file is NHWC and the spec NCHW,
+    or the reverse), quantizes it when the file has int8 / int16 input, and returns float32 outputs in
+    ``spec.head.outputs`` order (dequantized). Batch 1 (``max_batch`` = 1): larger batches run one by one.
+    ``spec`` defaults to the one embedded in the file's metadata."""
+
+    backend = "tflite"
+    max_batch = 1
+
+    def __init__(self, path: str, threads: int | None = None, spec: ModelSpec | None = None):
+        super().__init__(path, threads)
+        self._spec = spec
+        self.interpreter = None
+
+    @property
+    def spec(self) -> ModelSpec:
+        if self._spec is None:
+            from edgekit.backend.tflite.loader import spec_from_tflite
+
+            self._spec = spec_from_tflite(self.path)
+        return self._spec
+
+    def _open(self) -> None:
+        from edgekit.backend.tflite.loader import open_interpreter
+
+        interpreter = open_interpreter(self.path, self.threads)
+        inputs = interpreter.get_input_details()
+        if len(inputs) != 1:
+            raise ModelFileError(f"expected one input tensor, found {len(inputs)}", self.path)
+        self.input_detail = inputs[0]
+        self.layout = check_input_shape(list(self.input_detail["shape"]), self.spec, self.path)
+        outputs = self._output_details(interpreter)
+        if len(outputs) != len(self.spec.head.outputs):
+            raise ModelFileError(f"{len(outputs)} outputs, the spec names {len(self.spec.head.outputs)}", self.path)
+        self.output_details = outputs
+        self.interpreter = interpreter
+
+    def _output_details(self, interpreter) -> list[dict]:
+        signatures = interpreter.get_signature_list()
+        if signatures:  # litert-torch files: signature outputs output_0.. in forward() order
+            by_name = interpreter.get_signature_runner(next(iter(signatures))).get_output_details()
+            names = list(by_name)
+            details = [by_name[n] for n in names]
+        else:
+            details = interpreter.get_output_details()
+            names = [d["name"] for d in details]
+        return [details[i] for i in _output_order(names, self.spec.head.outputs)]
+
+    @property
+    def io_dtype(self) -> str:
+        """The input tensor's dtype name: 'float32', 'int8', 'int16', ..."""
+        self.open()
+        return np.dtype(self.input_detail["dtype"]).name
+
+    def _infer(self, batch: np.ndarray) -> Sequence[np.ndarray]:
+        batch = to_layout(batch, self.spec.preprocess.layout, self.layout)
+        self.interpreter.set_tensor(self.input_detail["index"], quantize(batch, self.input_detail))
+        self.interpreter.invoke()
+        return [dequantize(self.interpreter.get_tensor(d["index"]), d) for d in self.output_details]
+
+    def _close(self) -> None:
+        self.interpreter = None

@@ -1,0 +1,69 @@
+"""``edgekit export SOURCE --target NAME_OR_YAML --out DIR``: ONNX (+ INT8, gate, TFLite, TensorRT prep) into one
+artifact folder, replaced atomically; a short table of the files at the end."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "Export a model for a target: ONNX with parity, INT8 with an accuracy gate, TFLite, TensorRT/Jetson prep."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help="registered model name, .safetensors weights or .pt checkpoint")
+    parser.add_argument("--target", required=True, help="target name (targets/NAME.yaml) or a target YAML path")
+    parser.add_argument("--out", required=True, type=Path, help="artifact folder to write (replaced atomically)")
+    parser.add_argument("--calib", help="calibration images: folder, glob or calibration YAML "
+                                        "(default: the target's int8.calibration)")
+    parser.add_argument("--eval", dest="eval_dir", help="annotated folder for the gate (default: label-free, "
+                                                        "against FP32 on held-out real images)")
+    parser.add_argument("--threads", type=int, default=None, help="threads for parity and gate runs")
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgekit.backend.tflite.loader import silence_logs
+    from edgekit.export.pipeline import export
+    from edgekit.specs import load_target
+
+    silence_logs()
+    target = load_target(args.target)
+    out = export(args.source, target, args.out, calib=args.calib, eval_dir=args.eval_dir,
+                 log=lambda line: print(line, flush=True), threads=args.threads)
+    print(summary_table(out))
+    return 0
+
+
+def summary_table(folder: Path) -> str:
+    """file, precision, size, parity, metric, delta, latency: one row per model file of the artifact."""
+    from edgekit.artifact import read_manifest
+
+    manifest = read_manifest(folder)
+    checks = manifest.checks
+    parity, gate = checks.get("parity", {}), checks.get("gate", {}).get("files", {})
+    latency = checks.get("latency_ms", {}).get("files", {})
+    rows = [("file", "precision", "size", "parity", "metric", "delta", "latency")]
+    for entry in manifest.models():
+        name = Path(entry.path).name
+        p, g = parity.get(name, {}), gate.get(name, {})
+        rows.append((entry.path, entry.precision, f"{entry.size / 1024:.0f} kB",
+                     _parity_cell(p), _metric_cell(g), f"{g['delta']:+.3f}" if g else "-",
+                     f"{latency[name]:.2f} ms" if name in latency else "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    if checks.get("gate", {}).get("label_free"):
+        lines.append("* label-free: compared with the FP32 file's predictions on held-out real faces (no labels)")
+    selected = checks.get("selected")
+    return "\n".join(lines + ([f"default file: {selected}"] if selected else []))
+
+
+def _parity_cell(result: dict) -> str:
+    if "max_px" in result:
+        return f"{result['max_px']:.3g} px"
+    return f"{result['max_deg']:.3g} deg" if "max_deg" in result else "-"
+
+
+def _metric_cell(result: dict) -> str:
+    if not result:
+        return "-"
+    unit = "deg" if result["metric"] == "mae" else "%"
+    label = f"{result['metric']}{'*' if result['label_free'] else ''}"
+    return f"{label} {result['value']:.3f}{unit}{'' if result['passed'] else ' FAIL'}"

@@ -1,0 +1,89 @@
+"""TFLiteRunner: int8 I/O (de)quantization by hand, output ordering, and real litert-torch files of fsanet
+(three outputs, NHWC input) in FP32 and full-integer INT8 with the spec in TFLite metadata."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgekit.backend.tflite.runner import TFLiteRunner, _output_order, dequantize, quantize
+from edgekit.errors import ModelFileError
+
+INT8 = {"dtype": np.int8, "quantization": (0.5, -3)}
+
+
+def test_quantize_by_hand():
+    # q = round(x / 0.5 - 3), clipped to int8
+    values = np.array([0.0, 1.0, -1.26, 100.0, -100.0], np.float32)
+    np.testing.assert_array_equal(quantize(values, INT8), np.array([-3, -1, -6, 127, -128], np.int8))
+    floats = {"dtype": np.float32, "quantization": (0.0, 0)}
+    np.testing.assert_array_equal(quantize(values, floats), values)
+
+
+def test_dequantize_by_hand():
+    # x = (q + 3) * 0.5
+    got = dequantize(np.array([-3, -1, 127], np.int8), INT8)
+    np.testing.assert_array_equal(got, np.array([0.0, 1.0, 65.0], np.float32))
+    assert got.dtype == np.float32
+
+
+def test_output_order():
+    assert _output_order(["delta", "p", "eta"], ("p", "eta", "delta")) == [1, 2, 0]
+    assert _output_order(["output_2", "output_0", "output_1"], ("p", "eta", "delta")) == [1, 2, 0]
+    assert _output_order(["a", "b"], ("x", "y")) == [0, 1]
+
+
+@pytest.fixture(scope="module")
+def tflite_files(tmp_path_factory):
+    import torch
+
+    from edgekit.backend.tflite.loader import convert_fp32, embed_spec, quantize_tflite
+    from edgekit.export.onnx import torch_outputs
+    from edgekit.train.checkpoint import build_model
+
+    torch.manual_seed(0)
+    model = build_model("fsanet").eval()
+    folder = tmp_path_factory.mktemp("tflite")
+    faces = np.random.default_rng(0).uniform(-2, 2, size=(8, 3, 64, 64)).astype(np.float32)
+    fp32 = convert_fp32(model, faces, folder / "fp32.tflite", "NHWC")
+    int8 = quantize_tflite(fp32, folder / "int8.tflite", "int8", faces.transpose(0, 2, 3, 1))
+    for path in (fp32, int8):
+        assert embed_spec(path, model.spec)
+    return model, fp32, int8, faces, torch_outputs(model, faces)
+
+
+def _rel_l2(outputs, reference) -> float:
+    return float(np.sqrt(sum(np.square(o - r).sum() for o, r in zip(outputs, reference)))
+                 / np.sqrt(sum(np.square(r).sum() for r in reference)))
+
+
+def test_fp32_matches_torch_with_nchw_batches(tflite_files):
+    model, fp32, _, faces, reference = tflite_files
+    with TFLiteRunner(str(fp32), threads=1) as runner:  # spec from the file's metadata
+        assert runner.spec == model.spec
+        assert runner.layout == "NHWC" and runner.io_dtype == "float32" and runner.max_batch == 1
+        outputs = runner.infer(faces)  # NCHW in, transposed for the NHWC file; batch of 8 run one by one
+    assert [o.shape for o in outputs] == [r.shape for r in reference]
+    assert _rel_l2(outputs, reference) < 1e-4
+
+
+def test_full_integer_file_has_int8_io_and_stays_close(tflite_files):
+    _, _, int8, faces, reference = tflite_files
+    with TFLiteRunner(str(int8), threads=1) as runner:
+        assert runner.io_dtype == "int8"
+        outputs = runner.infer(faces)
+    assert all(o.dtype == np.float32 for o in outputs)
+    assert _rel_l2(outputs, reference) < 0.1  # dequantized: the same scale as the float outputs
+
+
+def test_bad_files_are_one_line_errors(tflite_files, tmp_path):
+    model, fp32, *_ = tflite_files
+    truncated = tmp_path / "truncated.tflite"
+    truncated.write_bytes(fp32.read_bytes()[:3000])
+    with pytest.raises(ModelFileError) as info:
+        TFLiteRunner(str(truncated), spec=model.spec).open()
+    assert str(truncated) in str(info.value) and "\n" not in str(info.value)
+    import edgekit.models  # noqa: F401
+    from edgekit.registry import create_model
+
+    with pytest.raises(ModelFileError, match="does not fit model pfld_0.25x"):
+        TFLiteRunner(str(fp32), spec=create_model("pfld_0.25x").spec).open()

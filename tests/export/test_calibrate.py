@@ -1,0 +1,57 @@
+"""ONNX Runtime QDQ INT8: runs in ORT close to FP32, symmetric activations for TensorRT, ranges reused."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+
+from edgekit.backend.onnxruntime.runner import OnnxRuntimeRunner
+from edgekit.errors import EdgekitError
+from edgekit.export.calibrate import QdqQuantizer
+from edgekit.export.onnx import spec_from_onnx
+
+
+def _zero_points(path) -> list[int]:
+    model = onnx.load(str(path))
+    arrays = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    return [int(v) for n in model.graph.node if n.op_type == "QuantizeLinear" and n.input[0] not in arrays
+            for v in np.ravel(arrays[n.input[2]])]
+
+
+def test_qdq_runs_in_ort_and_stays_close(pfld, pfld_onnx, pfld_calibration, small_int8, tmp_path):
+    quantizer = QdqQuantizer(pfld_onnx, pfld.spec, small_int8, tmp_path / "work")
+    path = quantizer.quantize(tmp_path / "int8.onnx", pfld_calibration.calib.tensors)
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert spec_from_onnx(path) == pfld.spec  # a lone QDQ file still knows its preprocessing
+    faces = pfld_calibration.holdout.tensors
+    with OnnxRuntimeRunner(str(pfld_onnx), 1) as fp32, OnnxRuntimeRunner(str(path), 1) as int8:
+        ref, got = fp32.infer(faces)[0], int8.infer(faces)[0]
+    assert np.linalg.norm(got - ref) / np.linalg.norm(ref) < 0.05
+    assert quantizer.record(16) == {"method": "minmax", "percentile": None, "per_channel": True,
+                                    "activations": "QUInt8", "weights": "QInt8", "format": "QDQ", "bias": "int32",
+                                    "images": 16}
+
+
+def test_tensorrt_activations_are_symmetric_int8(pfld, pfld_onnx, pfld_calibration, small_int8, tmp_path):
+    quantizer = QdqQuantizer(pfld_onnx, pfld.spec, small_int8, tmp_path / "work", activations="QInt8")
+    path = quantizer.quantize(tmp_path / "int8.onnx", pfld_calibration.calib.tensors)
+    zero_points = _zero_points(path)
+    assert zero_points and set(zero_points) == {0}  # TensorRT requires zero point 0
+    from edgekit.export.tensorrt import check_qdq_placement
+
+    assert check_qdq_placement(onnx.load(str(path))) == []  # float biases: nothing TensorRT would refuse
+
+
+def test_ranges_are_reused_and_random_data_never_used(pfld, pfld_onnx, pfld_calibration, small_int8, tmp_path):
+    entropy = dataclasses.replace(small_int8, method="entropy")
+    quantizer = QdqQuantizer(pfld_onnx, pfld.spec, entropy, tmp_path / "work")
+    with pytest.raises(EdgekitError, match="never random data"):
+        quantizer.quantize(tmp_path / "none.onnx", None)
+    first = quantizer.quantize(tmp_path / "a.onnx", pfld_calibration.calib.tensors)
+    again = quantizer.quantize(tmp_path / "b.onnx")  # no tensors: the cached ranges are used
+    assert first.read_bytes() == again.read_bytes()
+    assert "same scales as MinMax" in quantizer.record(16)["note"]

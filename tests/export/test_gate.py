@@ -1,0 +1,70 @@
+"""Parity numbers by hand, the label-free and annotated gate through the Predictor, latency."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from edgekit.backend.onnxruntime.runner import OnnxRuntimeRunner
+from edgekit.errors import EdgekitError
+from edgekit.export.gate import Gate, latency_ms, parity, require_parity
+
+
+def test_landmark_parity_in_image_pixels(pfld):
+    # regression output in [0, 1] crop units; crop 112 px of a 224 px box: 1 crop px = 2 image px
+    reference = [np.full((1, 136), 0.5, np.float32)]
+    moved = reference[0].copy()
+    moved[0, 0] += 3 / 112  # point 0 moves 3 crop px in x
+    matrix = np.array([[[0.5, 0.0, 0.0], [0.0, 0.5, 0.0]]])
+    result = parity(reference, [moved], pfld.spec, matrix)
+    assert result["images"] == 1
+    assert result["max_abs"] == pytest.approx(3 / 112, rel=1e-5)
+    assert result["max_px"] == pytest.approx(6.0, rel=1e-5)
+    with pytest.raises(EdgekitError, match="up to 6 px.*limit 0.05 px"):
+        require_parity(result, 0.05, 0.05, "model.onnx", "torch")
+    require_parity(result, 6.5, 0.05, "model.onnx", "torch")
+
+
+def test_pose_parity_in_degrees(fsanet):
+    from edgekit.runtime.decode import decode
+
+    rng = np.random.default_rng(0)
+    reference = [rng.normal(size=(2, 3, 3, 3)).astype(np.float32), rng.normal(size=(2, 3, 3, 3)).astype(np.float32),
+                 rng.normal(size=(2, 3, 3)).astype(np.float32)]
+    changed = [reference[0] + 0.1, reference[1], reference[2]]
+    result = parity(reference, changed, fsanet.spec, np.zeros((2, 2, 3)))
+    expected = np.abs(decode(reference, fsanet.spec.head) - decode(changed, fsanet.spec.head)).max()
+    assert result["max_deg"] == pytest.approx(float(expected), rel=1e-6)
+    assert result["max_abs"] == pytest.approx(0.1, rel=1e-5)
+
+
+def test_label_free_gate_against_fp32(pfld, pfld_onnx, pfld_calibration, small_int8):
+    holdout = pfld_calibration.holdout
+    gate = Gate(pfld.spec, small_int8, holdout_paths=holdout.paths, holdout_boxes=holdout.boxes)
+    with OnnxRuntimeRunner(str(pfld_onnx), 1) as runner:
+        assert gate.set_baseline(runner) == 0.0
+        same = gate.check(runner)
+    assert same == {"metric": "nme", "value": 0.0, "delta": 0.0, "budget": 0.1, "passed": True,
+                    "label_free": True, "images": 8}
+
+
+def test_annotated_gate_measures_nme(pfld, pfld_onnx, faces_dir, small_int8):
+    strict = dataclasses.replace(small_int8, budget_nme=-1.0)
+    gate = Gate(pfld.spec, strict, eval_dir=faces_dir, limit=6)
+    with OnnxRuntimeRunner(str(pfld_onnx), 1) as runner:
+        baseline = gate.set_baseline(runner)
+        result = gate.check(runner)
+    assert baseline > 0 and result["value"] == pytest.approx(baseline)  # random weights: a real, large NME
+    assert result["images"] == 6 and not result["label_free"] and not result["passed"]
+
+
+def test_gate_without_any_data_is_refused(pfld, small_int8):
+    with pytest.raises(EdgekitError, match="annotated eval folder"):
+        Gate(pfld.spec, small_int8)
+
+
+def test_latency_is_a_positive_median(pfld_onnx, pfld_calibration):
+    with OnnxRuntimeRunner(str(pfld_onnx), 1) as runner:
+        value = latency_ms(runner, pfld_calibration.calib.tensors, runs=5, warmup=1)
+    assert 0 < value < 1000

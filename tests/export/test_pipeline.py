@@ -1,0 +1,85 @@
+"""The export chain end to end on small settings: manifest contents, atomic replacement, refusals."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from edgekit.artifact import read_manifest
+from edgekit.errors import EdgekitError
+from edgekit.export import pipeline
+from edgekit.specs import OnnxSection, Target, TfliteSection
+
+
+@pytest.fixture()
+def cpu_target(small_int8) -> Target:
+    return Target(name="test-cpu", runtime="onnxruntime", onnx=OnnxSection(parity_images=8),
+                  int8=dataclasses.replace(small_int8, select="fastest_within_budget"))
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_cpu_export_writes_a_verified_manifest(fsanet, cpu_target, faces_dir, tmp_path):
+    lines = []
+    out = pipeline.export(fsanet, cpu_target, tmp_path / "art", calib=str(faces_dir), log=lines.append)
+    manifest = read_manifest(out)  # every file listed with a matching sha256
+    files = {f.path: f for f in manifest.models()}
+    assert {"model.onnx", "model.int8.onnx"} <= set(files)
+    assert files["model.int8.onnx"].precision == "int8" and manifest.model == fsanet.spec
+    checks = manifest.checks
+    assert checks["parity"]["model.onnx"]["against"] == "torch" and checks["parity"]["model.onnx"]["max_deg"] < 1e-3
+    assert checks["calibration"]["images"] == 16 and checks["calibration"]["holdout_images"] == 8
+    assert len(checks["calibration"]["sha256"]) == 64 and checks["calibration"]["method"] == "minmax"
+    gate = checks["gate"]
+    assert gate["label_free"] and gate["metric"] == "mae"
+    assert gate["files"]["model.onnx"]["delta"] == 0.0 and "model.int8.onnx" in gate["files"]
+    assert set(checks["latency_ms"]["files"]) >= {"model.onnx", "model.int8.onnx"}
+    fastest = min((name for name, r in gate["files"].items() if r["passed"]),
+                  key=checks["latency_ms"]["files"].get)
+    assert checks["selected"] == fastest == manifest.files[0].path  # the default file comes first
+    assert manifest.provenance["source"].startswith("<")  # an in-memory module, not a file
+    assert any(line.startswith("gate: model.int8.onnx") for line in lines)
+    assert [p.name for p in tmp_path.iterdir()] == ["art"]  # no temp folder left behind
+
+
+def test_failed_stage_leaves_the_previous_artifact_byte_identical(fsanet, cpu_target, faces_dir, tmp_path,
+                                                                  monkeypatch):
+    out = tmp_path / "art"
+    no_int8 = dataclasses.replace(cpu_target, int8=None)
+    pipeline.export(fsanet, no_int8, out, calib=str(faces_dir), log=lambda _: None)
+    before = _snapshot(out)
+
+    def broken(ex):
+        (ex.folder / "half-written.onnx").write_bytes(b"partial")
+        raise RuntimeError("power cut in the middle of a stage")
+
+    monkeypatch.setattr(pipeline, "STAGES", (pipeline.stage_onnx, broken))
+    with pytest.raises(RuntimeError, match="power cut"):
+        pipeline.export(fsanet, no_int8, out, calib=str(faces_dir), log=lambda _: None)
+    assert _snapshot(out) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["art"]
+
+
+def test_unwritable_output_is_one_line(fsanet, cpu_target, faces_dir, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(EdgekitError, match="cannot write the artifact here") as info:
+        pipeline.export(fsanet, cpu_target, blocker / "art", calib=str(faces_dir), log=lambda _: None)
+    assert str(blocker / "art") in str(info.value)
+
+
+def test_tflite_export_gates_the_full_integer_file(pfld, small_int8, faces_dir, tmp_path):
+    target = Target(name="test-phone", runtime="tflite", onnx=OnnxSection(parity_images=4), int8=small_int8,
+                    tflite=TfliteSection(precisions=("fp32", "int8")))
+    manifest = read_manifest(pipeline.export(pfld, target, tmp_path / "art", calib=str(faces_dir),
+                                             log=lambda _: None))
+    files = {f.path: f for f in manifest.models()}
+    assert files["model.fp32.tflite"].layout == "NHWC"
+    assert files["model.int8.tflite"].notes == "spec in TFLite metadata"
+    assert manifest.checks["parity"]["model.fp32.tflite"]["rel_l2"] < 1e-4  # vs ONNX FP32
+    assert "model.int8.tflite" in manifest.checks["gate"]["files"]
+    assert "model.int8.onnx" not in files  # TFLite targets make their INT8 in LiteRT
+    assert manifest.files[0].format == "tflite"
