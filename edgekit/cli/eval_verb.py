@@ -1,0 +1,41 @@
+"""``edgekit eval SOURCE --data DIR``: landmark NME/FR/AUC or pose MAE of a model on annotated images."""
+from __future__ import annotations
+
+import argparse
+
+HELP = "Evaluate a model (registered name, .safetensors, .pt, or an exported file) on a folder of annotated faces."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help="registered model name, weights/checkpoint file, or exported model")
+    parser.add_argument("--data", required=True, help="folder of images with annotations")
+    parser.add_argument("--json", help="write the metrics to this JSON file")
+    parser.add_argument("--ced", help="write the cumulative error distribution plot (PNG) here (landmark models)")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N faces (sorted by image path)")
+    parser.add_argument("--threads", type=int, help="inference threads")
+    parser.add_argument("--batch", type=int, default=32, help="faces per inference batch (default 32)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgekit.atomic import atomic_write_json
+    from edgekit.errors import SpecError
+    from edgekit.eval.evaluate import evaluate
+
+    for flag in ("limit", "threads", "batch"):
+        value = getattr(args, flag)
+        if value is not None and value <= 0:
+            raise SpecError(f"--{flag} must be positive, got {value}")
+    report = evaluate(args.source, args.data, limit=args.limit, threads=args.threads, batch_size=args.batch,
+                      ced=args.ced)
+    print(format_report(report))
+    if args.json:
+        atomic_write_json(args.json, report)
+    return 0
+
+
+def format_report(report: dict) -> str:
+    head = f"{report['model']} on {report['data']} ({report['count']} faces):"
+    if report["task"] == "landmarks":
+        return f"{head} NME {report['nme']:.3f}%  FR@0.1 {report['fr']:.2f}%  AUC@0.1 {report['auc']:.4f}"
+    return (f"{head} MAE {report['mae']:.3f} deg (yaw {report['yaw']:.3f}, pitch {report['pitch']:.3f}, "
+            f"roll {report['roll']:.3f}; {report['dropped']} dropped, |angle| > 99)")

@@ -1,0 +1,1 @@
+"""Evaluation of models, checkpoints and exported files on annotated folders, through the runtime Predictor."""

@@ -1,0 +1,84 @@
+"""Evaluate a model, weights file, checkpoint (and, through ``open_runner``, exported files) on a folder of
+annotated, uncropped images: GT-landmark box -> Predictor (preprocess, runner, numpy decode, inverse crop) ->
+edgekit.metrics. Landmarks: NME % (inter-ocular), FR % (NME > 0.1), AUC@0.1, count. Pose: MAE per angle and
+overall (plain |difference|, AFLW2000 filter |angle| <= 99 deg), count, dropped. No torch unless the source
+is a torch model."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.backend.base import Runner
+from edgekit.data import Sample, load_image
+from edgekit.errors import DataError
+from edgekit.runtime.predictor import Predictor
+from edgekit.runtime.preprocess import box_from_landmarks
+from edgekit.specs import ModelSpec
+from edgekit.train.recipe import DatasetConfig
+from edgekit.train.samples import label_points, landmarks_for, load_samples, pose_label
+
+
+def open_runner(source: str | Path, threads: int | None = None) -> tuple[Runner, ModelSpec]:
+    """(opened runner, spec) for any SOURCE: registered name, weights / checkpoint, .onnx, .tflite, engine or
+    artifact folder (``edgekit.runtime.source.open_source``)."""
+    from edgekit.runtime.source import open_source
+
+    return open_source(source, threads)
+
+
+def summarize(spec: ModelSpec, predictions: np.ndarray, truths: np.ndarray) -> dict:
+    """Task metrics from decoded predictions and labels (any common frame: crop or image pixels; degrees)."""
+    from edgekit.metrics import landmark_summary, nme, pose_mae
+
+    if spec.task == "landmarks":
+        return landmark_summary(nme(predictions, truths, spec.scheme))
+    return pose_mae(predictions, truths)
+
+
+def evaluate(source: str | Path, data: str | Path, limit: int | None = None, threads: int | None = None,
+             batch_size: int = 32, ced: str | Path | None = None) -> dict:
+    """Metrics of ``source`` on the annotated faces of folder ``data`` (first ``limit`` by image path)."""
+    runner, spec = open_runner(source, threads)
+    samples = load_samples(DatasetConfig(str(data), max_samples=limit), spec, max_pose_deg=math.inf)
+    with runner:
+        predictions, truths = predict_samples(Predictor(runner, spec), samples, batch_size)
+    report = {"source": str(source), "model": spec.name, "task": spec.task, "data": str(data),
+              **summarize(spec, predictions, truths)}
+    if ced is not None:
+        write_ced(spec, predictions, truths, Path(ced), label=spec.name)
+    return report
+
+
+def predict_samples(predictor: Predictor, samples: list[Sample], batch_size: int = 32
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(predictions, labels) in image pixels (landmarks, (S, N, 2)) or degrees (pose, (S, 3)), in chunks so
+    only ``batch_size`` images are decoded at a time."""
+    spec = predictor.spec
+    predictions, truths = [], []
+    for start in range(0, len(samples), batch_size):
+        chunk = samples[start : start + batch_size]
+        images = [load_image(sample) for sample in chunk]
+        boxes = [box_from_landmarks(sample.landmarks, spec.preprocess) for sample in chunk]
+        for sample, image, result in zip(chunk, images, predictor.predict_batch(images, boxes)):
+            predictions.append(result.landmarks if spec.task == "landmarks" else result.pose)
+            truths.append(_truth(sample, image, spec))
+    if not predictions:
+        raise DataError("no faces to evaluate")
+    return np.stack(predictions), np.stack(truths)
+
+
+def _truth(sample: Sample, image: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    if spec.task == "landmarks":
+        return landmarks_for(sample, label_points(spec), spec)
+    return pose_label(sample, (image.shape[1], image.shape[0]))
+
+
+def write_ced(spec: ModelSpec, predictions: np.ndarray, truths: np.ndarray, path: Path, label: str) -> None:
+    """Cumulative error distribution plot (landmark models only)."""
+    from edgekit.metrics import ced_plot, nme
+
+    if spec.task != "landmarks":
+        raise DataError(f"--ced needs a landmark model; {spec.name} predicts pose", path)
+    ced_plot({label: nme(predictions, truths, spec.scheme)}, path)

@@ -1,0 +1,127 @@
+"""Training recipes: frozen dataclasses read strictly from YAML (unknown keys are errors naming key and file).
+
+Data paths in a recipe are relative to the working directory, else to the project checkout, so recipes can say
+``../shared/data/ytf68/train`` without hard-coding where the checkout lives."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from edgekit import serial
+from edgekit.data.augment import AugmentConfig
+from edgekit.paths import PROJECT_DIR, find_recipe
+
+ModelArg = bool | int | float | str  # builder keyword values a recipe may set (e.g. width: 0.25)
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """A fixed by-image split of one folder: ``part`` picks the ``val_fraction`` share or the rest."""
+
+    seed: int = 0
+    val_fraction: float = 0.2
+    part: Literal["train", "val"] = "train"
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    path: str  # folder of images + annotations (scan_folder)
+    split: SplitConfig | None = None
+    max_samples: int | None = None  # first N after the split (sorted by image path), for smoke runs
+
+    def resolved(self) -> Path:
+        return resolve_path(self.path)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    train: DatasetConfig
+    val: DatasetConfig
+    max_pose_deg: float = 99.0  # pose samples with any |angle| above this are dropped (AFLW2000 protocol)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    epochs: int = 60
+    batch_size: int = 32
+    schedule: Literal["cosine", "step"] = "cosine"
+    warmup_epochs: float = 1.0  # linear warm-up from 0, in (fractional) epochs
+    milestones: tuple[int, ...] = ()  # step schedule: epochs where lr is multiplied by gamma
+    gamma: float = 0.1
+    grad_clip: float | None = None  # max global grad norm
+
+    def __post_init__(self) -> None:
+        if self.epochs <= 0 or self.batch_size <= 0 or self.lr <= 0:
+            raise ValueError("epochs, batch_size and lr must be positive")
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    teacher: str  # registered name (shipped weights), .safetensors or .pt of the teacher
+    kd_pixel: float = 0.01  # feature-aligned loss weight (MobileFAN T_pixel)
+    kd_pair: float = 0.01  # feature-similarity loss weight (MobileFAN T_pair)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    model: str  # registered model name
+    data: DataConfig
+    model_args: dict[str, ModelArg] = field(default_factory=dict)  # create_model(model, **model_args)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    distill: DistillConfig | None = None
+    seed: int = 0
+    out: str = ""  # run folder; empty = runs/<model>
+    amp: bool = True  # mixed precision when CUDA is available (ignored on CPU)
+    num_workers: int = 0  # DataLoader workers
+    log_every: int = 20  # progress-bar refresh, in steps
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.out or f"runs/{self.model}")
+
+    def to_dict(self) -> dict:
+        return serial.to_dict(self)
+
+
+def load_recipe(name_or_path: str | Path) -> Recipe:
+    """A recipe from a YAML path or by name from ``recipes/``."""
+    return serial.load_yaml(Recipe, find_recipe(str(name_or_path)))
+
+
+def recipe_from_dict(data: dict) -> Recipe:
+    return serial.from_dict(Recipe, data, "recipe")
+
+
+def with_overrides(recipe: Recipe, *, train: str | None = None, val: str | None = None, epochs: int | None = None,
+                   out: str | None = None, max_samples: int | None = None) -> Recipe:
+    """The recipe with command-line overrides applied. A new folder keeps the recipe's split; when train and val
+    split one folder, a new ``train`` folder moves both."""
+    data = recipe.data
+    if val is None and train is not None and data.val.path == data.train.path:
+        val = train
+    if train is not None:
+        data = dataclasses.replace(data, train=dataclasses.replace(data.train, path=str(train)))
+    if val is not None:
+        data = dataclasses.replace(data, val=dataclasses.replace(data.val, path=str(val)))
+    if max_samples is not None:
+        data = dataclasses.replace(data, train=dataclasses.replace(data.train, max_samples=max_samples),
+                                   val=dataclasses.replace(data.val, max_samples=max_samples))
+    optim = recipe.optim if epochs is None else dataclasses.replace(recipe.optim, epochs=epochs)
+    return dataclasses.replace(recipe, data=data, optim=optim, out=recipe.out if out is None else str(out))
+
+
+def resolve_path(path: str | Path) -> Path:
+    """Absolute as is; relative: under the working directory if it exists there, else under the checkout."""
+    path = Path(path).expanduser()
+    if path.is_absolute():
+        return path
+    return path.resolve() if path.exists() else (PROJECT_DIR / path).resolve()
