@@ -1,0 +1,77 @@
+"""The demo's markdown report: exports (parity, gate, latency), predictions on a real face, the profile table."""
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+from edgekit.artifact import read_manifest
+from edgekit.atomic import atomic_write_text
+from edgekit.demo.faces import CALIBRATION_AUGMENT
+
+
+def write_report(out: Path, config, faces, exported, predictions, rows, seconds: float) -> Path:
+    from edgekit.profile.report import format_table
+
+    lines = [
+        "# edgekit demo report",
+        "",
+        f"Host: {platform.machine()}, {os.cpu_count()} cores, {platform.system()}; total time {seconds:.0f} s.",
+        f"Models: {', '.join(config.models)} (shipped weights). Targets: {', '.join(config.targets)}.",
+        "",
+        "## Faces",
+        f"Real faces shipped by edgekit's dependencies: {', '.join(f.name for f in faces)} (matplotlib). That is "
+        f"too few to calibrate on, so INT8 was calibrated on **{config.calibration_images} augmentations** of it "
+        f"(rotation ±{CALIBRATION_AUGMENT.rotation_deg:g}°, scale {CALIBRATION_AUGMENT.scale}, shift "
+        f"±{CALIBRATION_AUGMENT.shift:g}, flip, brightness/contrast/saturation ±{CALIBRATION_AUGMENT.brightness:g}, "
+        "blur, low resolution), with boxes from the default face detector. With no annotated eval set the gate is "
+        "**label-free**: each quantized file is compared with the FP32 model's own predictions on held-out "
+        "augmentations.",
+        "",
+        "## Exports",
+    ]
+    for item in exported:
+        lines += _export_section(item)
+    lines += ["## Predictions on the real face", "",
+              "Every exported file predicts on the same face box; the difference is from the torch model.", "",
+              "| model | target | file | precision | vs torch | pose (yaw, pitch, roll) |", "|---|---|---|---|---|---|"]
+    for p in predictions:
+        pose = "" if p.pose is None else ", ".join(f"{a:.1f}" for a in p.pose)
+        lines.append(f"| {p.model} | {p.target} | {p.file} | {p.precision} | {p.vs_torch:.3g} {p.unit} | {pose} |")
+    lines += [""] + [f"![{p.file}]({p.overlay.relative_to(out)})" for p in _one_per_model(predictions)]
+    lines += ["", "## Profile (this machine)", "",
+              "Batch 1, each configuration in its own process, warm-up excluded; ratio = p50 / the first row's "
+              "p50 at the same thread count (MediaPipe's face-mesh model when it could be fetched).", "",
+              "```", format_table(rows), "```", "", "![latency](latency.png)", ""]
+    return atomic_write_text(out / "report.md", "\n".join(lines) + "\n")
+
+
+def _export_section(item) -> list[str]:
+    manifest = read_manifest(item.folder)
+    checks = manifest.checks
+    parity, gate = checks.get("parity", {}), checks.get("gate", {}).get("files", {})
+    latency = checks.get("latency_ms", {}).get("files", {})
+    lines = [f"### {item.model} → {item.target} ({item.seconds:.0f} s, selected: {checks.get('selected', '-')})", "",
+             "| file | precision | size kB | parity | gate | host latency 1 thread |", "|---|---|---|---|---|---|"]
+    for entry in manifest.models():
+        p, g = parity.get(entry.path, {}), gate.get(entry.path)
+        decoded = f"{p['max_px']:.2g} px" if "max_px" in p else (f"{p['max_deg']:.2g}°" if "max_deg" in p else "-")
+        verdict = "-" if g is None else (f"{g['metric']} Δ {g['delta']:+.3f} (budget {g['budget']}) "
+                                         f"{'PASS' if g['passed'] else 'FAIL'}")
+        ms = latency.get(entry.path)
+        lines.append(f"| {entry.path} | {entry.precision} | {entry.size / 1024:.0f} | {decoded} | {verdict} | "
+                     f"{'-' if ms is None else f'{ms:.3f} ms'} |")
+    kept = checks.get("sensitivity", {})
+    if kept:
+        lines += ["", f"Sensitivity fallback: {kept}"]
+    return lines + [""]
+
+
+def _one_per_model(predictions):
+    seen, chosen = set(), []
+    for p in predictions:
+        key = (p.model, p.precision)
+        if key not in seen and p.file.endswith((".onnx", ".tflite")):
+            seen.add(key)
+            chosen.append(p)
+    return chosen

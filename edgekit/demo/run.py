@@ -1,0 +1,145 @@
+"""The built-in demo: shipped weights -> ONNX + INT8 + TFLite with the accuracy gate -> predictions on real faces
+through every exported file -> profile of every file beside MediaPipe's face-mesh model -> a markdown report."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from edgekit.artifact import read_manifest
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    models: tuple[str, ...] = ("pfld_0.25x", "fsanet")
+    targets: tuple[str, ...] = ("cpu-x86-int8", "android-arm64-int8")
+    calibration_images: int = 96  # 64 to calibrate, 32 held out for the label-free gate
+    threads: tuple[int, ...] = (1, 2)
+    runs: int = 100
+    warmup: int = 10
+    peer: str | None = "mediapipe"
+
+
+@dataclass(frozen=True)
+class Exported:
+    model: str
+    target: str
+    folder: Path
+    seconds: float
+
+
+@dataclass(frozen=True)
+class FilePrediction:
+    model: str
+    target: str
+    file: str
+    precision: str
+    landmarks: np.ndarray | None  # (N, 2) image pixels
+    pose: np.ndarray | None  # (3,) degrees
+    vs_torch: float  # max landmark distance (px) or angle difference (deg) from the torch model
+    unit: str  # "px" or "deg"
+    overlay: Path | None
+
+
+def run_demo(out: Path, config: DemoConfig = DemoConfig(), log: Log = print) -> Path:
+    """Everything the demo does; returns the report path."""
+    from edgekit.demo.faces import shipped_faces, write_calibration_set
+    from edgekit.demo.report import write_report
+
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    faces = shipped_faces()
+    log(f"faces: {', '.join(str(f) for f in faces)}")
+    calibration = write_calibration_set(out / "calibration", faces, config.calibration_images)
+    log(f"calibration: {config.calibration_images} augmentations of the shipped faces in {calibration}")
+    exported = [export_one(model, target, out, calibration, log) for model in config.models
+                for target in config.targets]
+    predictions = predict_everywhere(exported, faces[0], out / "overlays", log)
+    rows = profile_everything(exported, config, out, log)
+    return write_report(out, config, faces, exported, predictions, rows, time.perf_counter() - started)
+
+
+def export_one(model: str, target_name: str, out: Path, calibration: Path, log: Log) -> Exported:
+    from edgekit.export.pipeline import export
+    from edgekit.specs import load_target
+
+    log(f"\n== export {model} --target {target_name}")
+    started = time.perf_counter()
+    folder = export(model, load_target(target_name), out / "artifacts" / f"{model}-{target_name}",
+                    calib=str(calibration), log=log)
+    return Exported(model, target_name, folder, time.perf_counter() - started)
+
+
+def predict_everywhere(exported: list[Exported], face: Path, overlays: Path, log: Log) -> list[FilePrediction]:
+    """Every model file of every artifact on the face, each compared with the torch model on the same box."""
+    import cv2
+
+    from edgekit.backend.torch.runner import TorchRunner
+    from edgekit.runtime.detect import detect_face
+    from edgekit.runtime.predictor import Predictor
+
+    image = cv2.imread(str(face))
+    box = detect_face(image)
+    results, references = [], {}
+    for item in exported:
+        if item.model not in references:
+            with TorchRunner(item.model) as runner:
+                references[item.model] = Predictor(runner, runner.spec).predict(image, box)
+        manifest = read_manifest(item.folder)
+        for entry in manifest.models():
+            results.append(_predict_file(item, entry, manifest.model, image, box, references[item.model], overlays))
+    log(f"\npredicted {face.name} with {len(results)} files; worst difference from torch: "
+        f"{max(r.vs_torch for r in results):.3g}")
+    return results
+
+
+def _predict_file(item: Exported, entry, spec, image, box, reference, overlays: Path) -> FilePrediction:
+    from edgekit.runtime.draw import write_overlay
+    from edgekit.runtime.predictor import Predictor
+    from edgekit.runtime.source import runner_for_file
+
+    with runner_for_file(item.folder / entry.path, 1, spec) as runner:
+        prediction = Predictor(runner, spec).predict(image, box)
+    if spec.task == "landmarks":
+        diff, unit = float(np.linalg.norm(prediction.landmarks - reference.landmarks, axis=1).max()), "px"
+    else:
+        diff, unit = float(np.abs(prediction.pose - reference.pose).max()), "deg"
+    overlay = write_overlay(overlays / f"{item.model}-{item.target}-{Path(entry.path).stem}.png", image, prediction)
+    return FilePrediction(item.model, item.target, entry.path, entry.precision, prediction.landmarks,
+                          prediction.pose, diff, unit, overlay)
+
+
+def profile_everything(exported: list[Exported], config: DemoConfig, out: Path, log: Log) -> list:
+    """Every file (each configuration in its own process), with MediaPipe's face-mesh model as the ratio base."""
+    from edgekit.errors import EdgekitError
+    from edgekit.profile import measure, report
+
+    files = []
+    for item in exported:
+        files += [_labelled(f, item) for f in measure.model_files(str(item.folder))]
+    baseline = None
+    if config.peer:
+        try:
+            files.insert(0, measure.peer_file(config.peer))
+            baseline = files[0].label
+        except EdgekitError as exc:
+            log(f"peer {config.peer} unavailable: {exc}")
+    log(f"\n== profile {len(files)} files x threads {config.threads}, batch 1, {config.runs} runs each")
+    settings = measure.Settings(threads=config.threads, batches=(1,), runs=config.runs, warmup=config.warmup)
+    rows = report.with_ratios(measure.profile_files(files, settings, progress=False), baseline)
+    log(report.format_table(rows))
+    report.write_json(out / "profile.json", rows, {"tool": "edgekit demo"})
+    report.write_csv(out / "profile.csv", rows)
+    report.write_plot(out / "latency.png", rows)
+    return rows
+
+
+def _labelled(file, item: Exported):
+    import dataclasses
+
+    return dataclasses.replace(file, label=f"{item.model}/{item.target}/{Path(file.path).name}")
