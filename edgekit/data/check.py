@@ -24,7 +24,7 @@ def _decode_problems(result: ScanResult) -> ScanResult:
     formats: dict[str, int] = {}
     for s in samples:
         formats[s.fmt] = formats.get(s.fmt, 0) + 1
-    return ScanResult(result.root, samples, problems, formats)
+    return ScanResult(result.root, samples, problems, formats, result.duplicates)
 
 
 def check_folder(root: str | Path, decode: bool = False, recursive: bool = True) -> ScanResult:
@@ -40,6 +40,8 @@ def report_lines(result: ScanResult) -> list[str]:
     pose = f"yes ({result.with_pose})" if result.with_pose else "no"
     lines = [f"root: {result.root}", f"formats: {formats}", f"schemes: {schemes}", f"pose labels: {pose}",
              f"count: {len(result.samples)}"]
+    if result.duplicates:
+        lines.append(f"duplicates: {result.duplicates} faces annotated in two formats, counted once")
     lines += [str(problem) for problem in result.problems]
     warnings = len(result.problems) - len(result.errors)
     lines.append(f"problems: {len(result.errors)}" + (f" (and {warnings} warnings)" if warnings else ""))

@@ -40,6 +40,7 @@ class ScanResult:
     samples: list[Sample] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     formats: dict[str, int] = field(default_factory=dict)  # format name -> samples read in it
+    duplicates: int = 0  # faces annotated twice (e.g. 300VW's .pts files and its COCO JSON): counted once
 
     @property
     def schemes(self) -> dict[str, int]:
@@ -192,5 +193,27 @@ def scan_folder(root: str | Path, recursive: bool = True) -> ScanResult:
     for path in files:
         if is_image_file(path) and path not in claimed:
             problems.setdefault(path, Problem(path, "image without annotation"))
-    formats = dict(Counter(s.fmt for s in good))
-    return ScanResult(root, good, sorted(problems.values(), key=lambda p: str(p.path)), formats)
+    unique = _without_duplicates(good)
+    formats = dict(Counter(s.fmt for s in unique))
+    return ScanResult(root, unique, sorted(problems.values(), key=lambda p: str(p.path)), formats,
+                      len(good) - len(unique))
+
+
+def _without_duplicates(samples: list[Sample], tolerance_px: float = 1.0) -> list[Sample]:
+    """The first of each face annotated more than once: same image, same point count, points within 1 px."""
+    kept: dict[Path, list[Sample]] = {}
+    unique = []
+    for sample in samples:
+        same_image = kept.setdefault(sample.image_path.resolve(), [])
+        if sample.landmarks is not None and any(_same_face(sample, other, tolerance_px) for other in same_image):
+            continue
+        same_image.append(sample)
+        unique.append(sample)
+    return unique
+
+
+def _same_face(a: Sample, b: Sample, tolerance_px: float) -> bool:
+    if b.landmarks is None or a.landmarks.shape != b.landmarks.shape:
+        return False
+    with np.errstate(invalid="ignore"):
+        return bool(np.nanmax(np.abs(a.landmarks - b.landmarks)) <= tolerance_px)

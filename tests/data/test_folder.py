@@ -93,3 +93,10 @@ def test_aflw2000_dev_scan(shared_data):
     assert result.errors == [] and len(result.problems) == 3
     assert [p.path.name for p in result.problems] == ["image01591.mat", "image02156.mat", "image02769.mat"]
     assert all("outside the 450x450 image" in p.message for p in result.problems)
+
+
+def test_faces_annotated_in_two_formats_count_once(shared_data):
+    # 300VW ships .pts files and a COCO JSON for three of the same four frames
+    result = scan_folder(shared_data / "fixtures" / "mmpose" / "300vw")
+    assert len(result.samples) == 4 and result.duplicates == 3
+    assert result.formats == {"pts": 4}
