@@ -83,7 +83,7 @@ def test_real_folders(shared_data):
     assert time.perf_counter() - start < 5.0
     fixtures = scan_folder(shared_data / "fixtures")
     assert fixtures.problems == []
-    assert fixtures.formats == {"pts": 7, "ljson": 1, "coco_json": 17}
+    assert fixtures.formats == {"pts": 7, "ljson": 1, "coco_json": 14}  # 3 of 300VW's JSON faces repeat its .pts files
     assert fixtures.schemes == {"ibug68": 15, "wflw98": 4, "cofw29": 2, "aflw19": 2, "lapa106": 2}
 
 
