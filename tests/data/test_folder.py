@@ -84,7 +84,7 @@ def test_real_folders(shared_data):
     fixtures = scan_folder(shared_data / "fixtures")
     assert fixtures.problems == []
     assert fixtures.formats == {"pts": 7, "ljson": 1, "coco_json": 14}  # 3 of 300VW's JSON faces repeat its .pts files
-    assert fixtures.schemes == {"ibug68": 15, "wflw98": 4, "cofw29": 2, "aflw19": 2, "lapa106": 2}
+    assert fixtures.schemes == {"ibug68": 12, "wflw98": 4, "cofw29": 2, "aflw19": 2, "lapa106": 2}
 
 
 def test_aflw2000_dev_scan(shared_data):
