@@ -1,6 +1,6 @@
 """Everything about TensorRT that needs no GPU: engine names, ONNX and QDQ checks, the calibration-cache text,
 trtexec command lines per API generation and target validation (JetPack <-> TensorRT <-> device tables).
-The tables are documented with their sources in docs/EXPORT_TENSORRT.md.
+The tables are documented with their sources in docs/TENSORRT.md.
 """
 from __future__ import annotations
 

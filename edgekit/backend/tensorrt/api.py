@@ -1,7 +1,7 @@
 """One shim over three TensorRT Python API generations: 8.5/8.6 (JetPack 5.1, 6.0), 10.x (JetPack 6.1/6.2,
 desktops) and 11.x (JetPack 7.2.2+). Every function takes the ``tensorrt`` module (``trt``) so the dispatch is
 testable without TensorRT; none of this has run against a real TensorRT here (it cannot be installed on the
-project's machines). Written against the documented API; differences per generation (docs/EXPORT_TENSORRT.md):
+project's machines). Written against the documented API; differences per generation (docs/TENSORRT.md):
 
 - network: 8 needs ``EXPLICIT_BATCH``; 10 is explicit-batch only, optionally ``STRONGLY_TYPED``; 11 is always
   strongly typed (the ONNX tensor types decide the precision).
