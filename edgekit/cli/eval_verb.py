@@ -8,7 +8,10 @@ HELP = "Evaluate a model (registered name, .safetensors, .pt, or an exported fil
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="registered model name, weights/checkpoint file, or exported model")
-    parser.add_argument("--data", required=True, help="folder of images with annotations")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--data", help="folder of images with annotations")
+    where.add_argument("--val-of", metavar="RECIPE", help="the validation set of this recipe (its folder, filter "
+                       "and seeded split), e.g. recipes/fsanet.yaml: the numbers training reported")
     parser.add_argument("--json", help="write the metrics to this JSON file")
     parser.add_argument("--ced", help="write the cumulative error distribution plot (PNG) here (landmark models)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N faces (sorted by image path)")
@@ -26,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and value <= 0:
             raise SpecError(f"--{flag} must be positive, got {value}")
     report = evaluate(args.source, args.data, limit=args.limit, threads=args.threads, batch_size=args.batch,
-                      ced=args.ced)
+                      ced=args.ced, val_of=args.val_of)
     print(format_report(report))
     if args.json:
         atomic_write_json(args.json, report)

@@ -5,6 +5,7 @@ overall (plain |difference|, AFLW2000 filter |angle| <= 99 deg), count, dropped.
 is a torch model."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -37,11 +38,20 @@ def summarize(spec: ModelSpec, predictions: np.ndarray, truths: np.ndarray) -> d
     return pose_mae(predictions, truths)
 
 
-def evaluate(source: str | Path, data: str | Path, limit: int | None = None, threads: int | None = None,
-             batch_size: int = 32, ced: str | Path | None = None) -> dict:
-    """Metrics of ``source`` on the annotated faces of folder ``data`` (first ``limit`` by image path)."""
+def evaluate(source: str | Path, data: str | Path | None = None, limit: int | None = None,
+             threads: int | None = None, batch_size: int = 32, ced: str | Path | None = None,
+             val_of: str | Path | None = None) -> dict:
+    """Metrics of ``source`` on the annotated faces of folder ``data`` (first ``limit`` by image path), or on
+    exactly the validation set recipe ``val_of`` trains against (same loader, filter and split: no leakage)."""
     runner, spec = open_runner(source, threads)
-    samples = load_samples(DatasetConfig(str(data), max_samples=limit), spec, max_pose_deg=math.inf)
+    if val_of is not None:
+        from edgekit.train.recipe import load_recipe
+
+        recipe = load_recipe(val_of)
+        config = recipe.data.val if limit is None else dataclasses.replace(recipe.data.val, max_samples=limit)
+        samples, data = load_samples(config, spec, recipe.data.max_pose_deg), f"{config.path} (val of {val_of})"
+    else:
+        samples = load_samples(DatasetConfig(str(data), max_samples=limit), spec, max_pose_deg=math.inf)
     with runner:
         predictions, truths = predict_samples(Predictor(runner, spec), samples, batch_size)
     report = {"source": str(source), "model": spec.name, "task": spec.task, "data": str(data),
