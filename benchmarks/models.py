@@ -1,0 +1,148 @@
+"""Ship trained weights and document the model zoo.
+
+    python benchmarks/models.py ship NAME [--run runs/NAME] [--command "..."] [--force]
+    python benchmarks/models.py doc
+
+``ship`` copies ``runs/NAME/best.safetensors`` to ``edgekit/weights/NAME.safetensors`` (fp16 storage) only when its
+validation metric (``edgekit eval NAME --val-of NAME``: the recipe's own validation faces) beats the shipped one,
+and records how it was trained in ``edgekit/weights/NAME.json`` (runs/ is not committed). ``doc`` regenerates
+``docs/MODELS.md`` from those records.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+from edgekit.atomic import atomic_write_json, atomic_write_text
+from edgekit.paths import PROJECT_DIR, WEIGHTS_DIR
+
+LOWER_IS_BETTER = {"landmarks": "nme", "pose": "mae"}
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def training_summary(run: Path) -> dict:
+    """Epochs, wall seconds and mean images/s from the run's log.csv."""
+    with open(run / "log.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    seconds = sum(float(r["seconds"]) for r in rows)
+    speed = sum(float(r["images_per_s"]) for r in rows) / max(1, len(rows))
+    return {"epochs": len(rows), "seconds": round(seconds), "images_per_s": round(speed, 1)}
+
+
+def model_facts(name: str) -> dict:
+    """Parameters of the exported graph, MACs counted on its ONNX, input size."""
+    from edgekit.export.onnx import export_onnx
+    from edgekit.profile.flops import count_macs
+    from edgekit.registry import create_model
+    from edgekit.specs import OnnxSection
+
+    model = create_model(name).eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.onnx"
+        export_onnx(model, path, OnnxSection(simplify="none"))
+        macs = count_macs(path)
+    params = sum(p.numel() for n, p in model.state_dict().items() if not _training_only(n))
+    w, h = model.spec.preprocess.input_size
+    return {"params_m": round(params / 1e6, 3), "mmacs": round(macs / 1e6, 1), "input": f"{w}x{h}",
+            "task": model.spec.task, "decode": model.spec.head.decode}
+
+
+def _training_only(key: str) -> bool:
+    return key.startswith(("aux.", "adapters.", "teacher.")) or key.endswith("num_batches_tracked")
+
+
+def ship(name: str, run: Path, command: str, force: bool) -> int:
+    from edgekit.eval.evaluate import evaluate
+    from edgekit.train.checkpoint import load_model, save_weights
+
+    candidate = run / "best.safetensors"
+    report = evaluate(str(candidate), val_of=name, threads=2)
+    record_path = WEIGHTS_DIR / f"{name}.json"
+    key = LOWER_IS_BETTER[report["task"]]
+    if record_path.is_file() and not force:
+        shipped = json.loads(record_path.read_text())["val"][key]
+        if report[key] >= shipped:
+            print(f"{name}: {key} {report[key]:.3f} does not beat the shipped {shipped:.3f}; not shipped")
+            return 1
+    save_weights(load_model(str(candidate)), WEIGHTS_DIR / f"{name}.safetensors", half=True)
+    shipped_report = evaluate(name, val_of=name, threads=2)  # what users get: the fp16-stored file
+    record = {"model": name, "val": {k: v for k, v in shipped_report.items() if k not in ("source", "model")},
+              "train": {**training_summary(run), "command": command,
+                        "hardware": f"{cpu_name()}, {torch_threads(command)} (no GPU)"},
+              "facts": model_facts(name)}
+    atomic_write_json(record_path, record)
+    print(f"{name}: shipped, {key} {shipped_report[key]:.3f} on {shipped_report['data']}")
+    return 0
+
+
+def torch_threads(command: str) -> str:
+    return "1 thread" if "--threads 1" in command else "2 threads"
+
+
+def doc() -> Path:
+    records = [json.loads(p.read_text()) for p in sorted(WEIGHTS_DIR.glob("*.json"))]
+    lines = ["# Model zoo", "",
+             "Every number here is on the recipe's own validation faces (`edgekit eval NAME --val-of NAME`), measured "
+             "with the shipped fp16-stored weights. Landmarks: `../shared/data/ytf68/val` (770 faces; identities "
+             "overlap with train), NME % by outer eye corners (36, 45), FR % = NME > 0.1, AUC@0.1. Pose: the 20 % "
+             "validation split (seed 0, by image) of `../shared/data/aflw2000/dev` after dropping |angle| > 99°; "
+             "the other 80 % trained the model. MACs are counted on the exported ONNX graph (FLOPs = 2 x MACs).",
+             "", "| model | task | input | params (M) | MMACs | file MB | val metric | epochs | train time | hardware "
+             "| command |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        facts, val, train = r["facts"], r["val"], r["train"]
+        metric = (f"NME {val['nme']:.2f} / FR {val['fr']:.1f} / AUC {val['auc']:.3f}" if facts["task"] == "landmarks"
+                  else f"MAE {val['mae']:.2f}° (yaw {val['yaw']:.2f}, pitch {val['pitch']:.2f}, roll {val['roll']:.2f})")
+        size = (WEIGHTS_DIR / f"{r['model']}.safetensors").stat().st_size / 2**20
+        lines.append(f"| `{r['model']}` | {facts['task']} | {facts['input']} | {facts['params_m']} | {facts['mmacs']} "
+                     f"| {size:.2f} | {metric} | {train['epochs']} | {train['seconds'] / 60:.0f} min | "
+                     f"{train['hardware']} | `{train['command']}` |")
+    missing = sorted(set(_registered()) - {r["model"] for r in records})
+    if missing:
+        lines += ["", f"Not trained yet (no shipped weights): {', '.join(f'`{m}`' for m in missing)}."]
+    total = sum(p.stat().st_size for p in WEIGHTS_DIR.glob("*.safetensors")) / 2**20
+    lines += ["", f"All shipped weights together: {total:.1f} MB (budget 60 MB)."]
+    return atomic_write_text(PROJECT_DIR / "docs" / "MODELS.md", "\n".join(lines) + "\n")
+
+
+def _registered() -> list[str]:
+    from edgekit.registry import list_models
+
+    return list_models()
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="what", required=True)
+    one = sub.add_parser("ship")
+    one.add_argument("name")
+    one.add_argument("--run", help="run folder (default runs/NAME)")
+    one.add_argument("--command", help="the exact training command (default: edgekit train recipes/NAME.yaml)")
+    one.add_argument("--force", action="store_true", help="ship even if it does not improve")
+    sub.add_parser("doc")
+    args = parser.parse_args(argv)
+    if args.what == "doc":
+        print(doc())
+        return 0
+    command = args.command or f"edgekit train recipes/{args.name}.yaml"
+    code = ship(args.name, Path(args.run or PROJECT_DIR / "runs" / args.name), command, args.force)
+    doc()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
