@@ -67,7 +67,8 @@ def check_input_shape(shape: Sequence[int | str | None], spec, path: str) -> str
     for layout, expected in wanted.items():
         if dims == expected:
             return layout
-    raise ModelFileError(f"input shape {list(shape)} does not fit model {spec.name} (expects "
+    shown = [d if d is None or isinstance(d, str) else int(d) for d in shape]  # no np.int32(...) reprs
+    raise ModelFileError(f"input shape {shown} does not fit model {spec.name} (expects "
                          f"{list(wanted[spec.preprocess.layout])} per image): a file of another model?", path)
 
 

@@ -143,6 +143,8 @@ def _validate_points(sample: Sample, size: tuple[int, int], annotation: Path) ->
     width, height = size
     tol = OUTSIDE_TOLERANCE_PX
     finite = points[~missing]
+    if len(finite) and np.ptp(finite, axis=0).max() <= 0:  # no face box can be built from it
+        return Problem(annotation, f"{where}all {len(finite)} points coincide (a face box needs a spread)")
     outside = ((finite < -tol) | (finite > np.array([width - 1 + tol, height - 1 + tol]))).any(axis=1)
     if outside.any():
         return Problem(annotation, f"{where}{int(outside.sum())} of {len(points)} points outside the "

@@ -91,11 +91,13 @@ def _header_size(path: Path, size: int) -> tuple[int, int] | None:
 def image_size(path: str | Path) -> tuple[int, int]:
     """(width, height) of an image file from its header (JPEG, PNG); other formats are decoded.
 
-    Raises DataError for missing, empty, truncated (no JPEG end marker / PNG IEND) or undecodable files.
+    Raises DataError for missing, empty, truncated (no JPEG end marker / PNG IEND), undecodable or too
+    large (MAX_PIXELS) files.
     """
     path = Path(path)
     dims = _header_size(path, _check_file(path))
     if dims is not None:
+        _refuse_huge(path, *dims, MAX_PIXELS)  # what load_image would refuse: a scan reports it up front
         return dims
     # other formats, or a suspicious JPEG/PNG (trailing bytes after the end marker are legal): decode to decide
     image = load_image(path)
@@ -137,7 +139,10 @@ def load_image(source: str | Path | Sample, max_pixels: int = MAX_PIXELS) -> np.
     dims = _header_size(path, _check_file(path))
     if dims is not None:
         _refuse_huge(path, *dims, max_pixels)  # before decoding it
-    image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    data = np.fromfile(path, dtype=np.uint8)
+    if data[:8].tobytes() == _PNG_MAGIC and b"IEND" not in data.tobytes():  # libpng would print to stderr
+        raise DataError("truncated PNG (no IEND chunk)", path)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise DataError("cannot decode image (corrupt, truncated or unsupported format)", path)
     _refuse_huge(path, image.shape[1], image.shape[0], max_pixels)

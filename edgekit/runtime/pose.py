@@ -71,10 +71,14 @@ def pose_from_landmarks(landmarks: np.ndarray, image_size: tuple[int, int], mode
     objects = np.ascontiguousarray(object_points[keep])
     images = np.ascontiguousarray(image_points[keep])
     camera, no_distortion = camera_matrix(image_size, focal), np.zeros(4)
-    ok, rvec, tvec = cv2.solvePnP(objects, images, camera, no_distortion, flags=cv2.SOLVEPNP_SQPNP)
+    try:
+        ok, rvec, tvec = cv2.solvePnP(objects, images, camera, no_distortion, flags=cv2.SOLVEPNP_SQPNP)
+        if ok:
+            rvec, tvec = cv2.solvePnPRefineLM(objects, images, camera, no_distortion, rvec, tvec)
+    except cv2.error:  # SQPNP asserts on (nearly) coincident points, e.g. a collapsed prediction
+        ok = False
     if not ok:
         raise DataError("solvePnP found no pose for these landmarks")
-    rvec, tvec = cv2.solvePnPRefineLM(objects, images, camera, no_distortion, rvec, tvec)
     return angles_from_rotation(cv2.Rodrigues(rvec)[0])
 
 

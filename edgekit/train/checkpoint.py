@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -95,8 +97,13 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     _require_file(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt zip, pickle with code objects, truncated file
+        with warnings.catch_warnings():  # "Detected pickle protocol 4 ...": the error below says it all
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:  # a pickle naming callables other than tensor rebuilders, or garbage
+        raise ModelFileError("not a readable checkpoint: refused by the tensors-only loader "
+                             f"({_unpickler_reason(exc)}); edgekit never unpickles code", path) from None
+    except Exception as exc:  # corrupt zip, truncated file
         raise ModelFileError(f"not a readable checkpoint ({_first_line(exc)})", path) from None
     if not isinstance(state, dict) or "model" not in state or "model_name" not in state:
         raise ModelFileError("not an edgekit checkpoint (no model state and name)", path)
@@ -163,6 +170,12 @@ def _source_path(source: str | Path) -> Path:
 def _require_file(path: Path) -> None:
     if not path.is_file():
         raise ModelFileError("file not found", path)
+
+
+def _unpickler_reason(exc: Exception) -> str:
+    """torch's multi-paragraph weights_only error -> its one useful sentence ('Unsupported global: GLOBAL io.open')."""
+    detail = str(exc).partition("WeightsUnpickler error:")[2].strip()
+    return detail.split(". ")[0].splitlines()[0][:120] if detail else type(exc).__name__
 
 
 def _first_line(exc: Exception) -> str:

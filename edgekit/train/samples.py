@@ -21,11 +21,14 @@ def load_samples(config: DatasetConfig, spec: ModelSpec, max_pose_deg: float = 9
     root = config.resolved()
     if not root.is_dir():
         raise DataError("data folder not found", root)
-    found = sorted(scan_folder(root).samples, key=lambda s: str(s.image_path))
+    scan = scan_folder(root)
+    found = sorted(scan.samples, key=lambda s: str(s.image_path))
     samples = [s for s in found if _usable(s, spec, max_pose_deg)]
     if not samples:
         reason = f"{len(found)} annotated faces, none usable for {spec.name} ({_needs(spec)})" if found \
             else "no annotated faces found"
+        if scan.errors:  # name the bad file: the folder alone does not say what to fix
+            reason += f"; {len(scan.errors)} file(s) refused, first {scan.errors[0]} (see edgekit data check)"
         raise DataError(reason, root)
     if config.split is not None:
         samples = split_samples(samples, config.split)

@@ -65,7 +65,7 @@ def test_coco_missing_points_and_mat_formats(tmp_path, faces):
     result = scan_folder(faces)
     assert _messages(result) == {"anno.json": "face_0000.jpg: 1 of 68 points are missing (NaN)"}
     pose = np.r_[np.radians([5.0, 10.0, 0.0]), 0, 0, 0, 1][None]
-    scipy.io.savemat(faces / "face_0001.mat", {"pt2d": np.full((2, 68), 30.0), "Pose_Para": pose})
+    scipy.io.savemat(faces / "face_0001.mat", {"pt2d": 30.0 + np.arange(136.0).reshape(2, 68) % 10, "Pose_Para": pose})
     (faces / "face_0001.pts").unlink()
     result = scan_folder(faces)
     assert result.formats == {"pts": 1, "300wlp_mat": 1} and result.with_pose == 1
