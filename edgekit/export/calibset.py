@@ -148,6 +148,23 @@ def _annotations(images: list[Path]) -> dict[Path, object]:
     return samples
 
 
+def annotation_beside(image: str | Path):
+    """The Sample of the annotation file with the image's stem (.pts, AFLW2000 .mat, .ljson), or None when there is
+    none or it cannot be read (the gate then falls back to label-free for that image)."""
+    from edgekit.data.readers import read_aflw2000_mat, read_ljson, read_pts
+    from edgekit.errors import EdgekitError
+
+    image = Path(image)
+    for suffix, reader in ((".pts", read_pts), (".mat", read_aflw2000_mat), (".ljson", read_ljson)):
+        path = image.with_suffix(suffix)
+        if path.is_file():
+            try:
+                return reader(path, image)
+            except (EdgekitError, OSError, ValueError, KeyError):
+                return None
+    return None
+
+
 # ----------------------------------------------------------------------------- boxes
 
 

@@ -1,12 +1,15 @@
 """Per-layer INT8 sensitivity and the float fallback.
 
-1. SQNR per quantized tensor (ORT's ``qdq_loss_debug``): float activations vs QDQ activations on calibration
-   images; each tensor is attributed to the node that produces it (through a following Relu / Clip, which QDQ
-   fuses into its producer).
-2. The lowest-SQNR candidates are each left in float alone (``nodes_to_exclude``) and the gate metric is measured:
-   the nodes whose exclusion helps most rank first.
-3. Following that ranking, nodes are kept in float one at a time until the budget holds (at most
-   ``int8.max_float_layers``)."""
+Only nodes that actually carry Q/DQ in the quantized graph are candidates (Conv, Gemm, MatMul, Add, Mul, Concat,
+pooling, ...): data movement and shape arithmetic (Reshape, Unsqueeze, Slice, ConstantOfShape, ...) is never
+listed, since leaving it "in float" changes nothing.
+
+1. Cheap pre-filter: the SQNR each candidate *costs*, from ORT's ``qdq_loss_debug`` (float vs QDQ activations on
+   calibration images): its inputs' SQNR minus its output's, in dB. Ranking by the plain output SQNR would pick
+   the deepest layers, whose SQNR is low only because of upstream noise.
+2. The ``trials`` biggest injectors are each left in float alone and the gate metric is measured.
+3. Greedy: following that ranking, a node stays in float if it lowers the delta, until the budget holds
+   (at most ``int8.max_float_layers`` nodes)."""
 from __future__ import annotations
 
 import math
@@ -18,6 +21,19 @@ import numpy as np
 from edgekit.export.calibrate import QdqQuantizer, _quiet_ort, _TensorReader
 
 PASS_THROUGH = ("Relu", "Clip", "LeakyRelu", "HardSigmoid", "MaxPool")  # QDQ fuses these into the producer
+# Ops whose Q/DQ only forwards the input's scale (or that never see any): keeping them in float gains nothing.
+NOT_QUANTIZED_COMPUTE = frozenset({
+    "QuantizeLinear", "DequantizeLinear", "Reshape", "Unsqueeze", "Squeeze", "Flatten", "Transpose", "Gather",
+    "GatherElements", "Slice", "Split", "Expand", "Tile", "Shape", "ConstantOfShape", "Constant", "Identity",
+    "Cast", "Range", "Size", "DepthToSpace", "SpaceToDepth", *PASS_THROUGH,
+})
+
+
+def quantized_nodes(qdq_graph) -> list[str]:
+    """Names of the compute nodes of a QDQ graph that read a DequantizeLinear output (graph order)."""
+    dequantized = {n.output[0] for n in qdq_graph.node if n.op_type == "DequantizeLinear"}
+    return [n.name for n in qdq_graph.node
+            if n.op_type not in NOT_QUANTIZED_COMPUTE and any(i in dequantized for i in n.input)]
 
 
 def _activations(path: Path, work: Path, input_name: str, tensors: np.ndarray, batch: int) -> dict:
@@ -29,31 +45,54 @@ def _activations(path: Path, work: Path, input_name: str, tensors: np.ndarray, b
         return collect_activations(str(augmented), _TensorReader(input_name, tensors, batch))
 
 
-def _producer_of(tensor: str, producers: dict) -> str | None:
+def _through(tensor: str, producers: dict) -> str:
+    """The tensor a pass-through chain (Relu, Clip, ...) starts from: QDQ quantizes the chain as one output."""
     node = producers.get(tensor)
-    while node is not None and node.op_type in PASS_THROUGH and node.input[0] in producers:
-        node = producers[node.input[0]]
-    return None if node is None else node.name
+    while node is not None and node.op_type in PASS_THROUGH:
+        tensor = node.input[0]
+        node = producers.get(tensor)
+    return tensor
 
 
-def layer_sqnr(quantizer: QdqQuantizer, qdq_path: Path, tensors: np.ndarray, work: Path) -> dict[str, float]:
-    """{node name: SQNR dB of its quantized output, float model vs QDQ model (lower = more damaged)}."""
+def tensor_sqnr(quantizer: QdqQuantizer, qdq_path: Path, tensors: np.ndarray, work: Path) -> dict[str, float]:
+    """{tensor name: SQNR dB of that activation in the QDQ model vs the float model} (inf = identical)."""
     from onnxruntime.quantization.qdq_loss_debug import compute_activation_error, create_activation_matching
-
-    from edgekit.backend.onnxruntime.loader import load_onnx
 
     args = (work, quantizer.input_name, tensors, quantizer.batch)
     matched = create_activation_matching(_activations(qdq_path, *args), _activations(quantizer.prepared, *args))
-    errors = compute_activation_error(matched)
+    return {name: error["xmodel_err"] for name, error in compute_activation_error(matched).items()
+            if error.get("xmodel_err") is not None and not math.isnan(error["xmodel_err"])}
+
+
+def sqnr_drop(quantizer: QdqQuantizer, candidates: list[str], sqnr: dict[str, float]) -> dict[str, float]:
+    """{node: dB of SQNR its own quantization costs}: its noisiest input's SQNR minus its output's. The first layer
+    reads the exact graph input, so its drop is infinite: input quantization and its output both count there.
+    (Ranking by the plain output SQNR would pick the deepest layers, low only because of upstream noise.)"""
+    from edgekit.backend.onnxruntime.loader import load_onnx
+
     graph = load_onnx(quantizer.prepared).graph
     producers = {out: node for node in graph.node for out in node.output}
-    sqnr: dict[str, float] = {}
-    for tensor, error in errors.items():
-        node = _producer_of(tensor, producers)
-        value = error.get("xmodel_err")
-        if node is not None and value is not None and math.isfinite(value):
-            sqnr[node] = min(value, sqnr.get(node, math.inf))
-    return sqnr
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    wanted = set(candidates)
+    drops = {}
+    for node in graph.node:
+        if node.name not in wanted:
+            continue
+        inputs = [i for i in node.input if i in producers or i == quantizer.input_name]  # activations only
+        upstream = min((sqnr.get(i, sqnr.get(_through(i, producers), math.inf)) for i in inputs), default=math.inf)
+        drops[node.name] = upstream - sqnr.get(_fused_output(node, consumers), upstream)
+    return drops
+
+
+def _fused_output(node, consumers: dict) -> str:
+    """The tensor that carries ``node``'s output Q/DQ: the end of a single-consumer pass-through chain."""
+    tensor = node.output[0]
+    while len(consumers.get(tensor, [])) == 1 and consumers[tensor][0].op_type in PASS_THROUGH:
+        tensor = consumers[tensor][0].output[0]
+    return tensor
 
 
 def output_nodes(quantizer: QdqQuantizer) -> list[str]:
@@ -62,32 +101,43 @@ def output_nodes(quantizer: QdqQuantizer) -> list[str]:
 
     graph = load_onnx(quantizer.prepared).graph
     producers = {out: node for node in graph.node for out in node.output}
-    return [name for name in (_producer_of(o.name, producers) for o in graph.output) if name]
+    names = [producers[_through(o.name, producers)].name for o in graph.output
+             if _through(o.name, producers) in producers]
+    return list(dict.fromkeys(names))
 
 
 def fallback(quantizer: QdqQuantizer, qdq_path: Path, out_path: Path, tensors: np.ndarray, work: Path,
-             delta_of: Callable[[Path], float], budget: float, max_layers: int, trials: int = 8,
+             delta_of: Callable[[Path], float], budget: float, max_layers: int, trials: int = 12,
              log: Callable[[str], None] = print) -> dict:
-    """Keep the most harmful nodes in float until ``delta_of(file) <= budget``; writes ``out_path``.
+    """Keep the most harmful quantized nodes in float until ``delta_of(file) <= budget``; writes ``out_path``.
 
-    ``delta_of(path)`` is the gate's metric delta of a quantized file. Returns the record for the manifest:
-    SQNR ranking, per-node deltas tried, the nodes kept in float, the final delta and whether it passed."""
-    sqnr = layer_sqnr(quantizer, qdq_path, tensors[:16], work)
-    heads = [n for n in output_nodes(quantizer) if n in sqnr]  # output quantization often dominates the metric
-    worst = heads + [n for n in sorted(sqnr, key=sqnr.get) if n not in heads][: max(trials, max_layers)]
+    ``delta_of(path)`` is the gate's metric delta of a quantized file. Returns the record for the manifest: the
+    SQNR-drop pre-filter, the per-node deltas tried, the nodes kept in float, the final delta, passed."""
+    from edgekit.backend.onnxruntime.loader import load_onnx
+
+    candidates = quantized_nodes(load_onnx(qdq_path).graph)
+    drops = sqnr_drop(quantizer, candidates, tensor_sqnr(quantizer, qdq_path, tensors[:16], work))
+    shortlist = sorted(candidates, key=lambda n: -drops.get(n, 0.0))[: max(trials, 1)]
     single = {}
-    for node in worst[:trials]:  # metric change when this node alone stays in float
+    for node in shortlist:  # the metric when this node alone stays in float
         quantizer.quantize(out_path, exclude=[node])
         single[node] = delta_of(out_path)
-    ranked = sorted(single, key=single.get) + [n for n in worst if n not in single]
+    ranked = sorted(single, key=single.get)
     kept: list[str] = []
-    delta = math.inf
-    for node in ranked[:max_layers]:
-        kept.append(node)
-        quantizer.quantize(out_path, exclude=kept)
-        delta = delta_of(out_path)
-        log(f"  sensitivity: keeping {node} in float (SQNR {sqnr[node]:.1f} dB) -> delta {delta:.4f}")
-        if delta <= budget:
+    delta = delta_of(qdq_path)
+    for node in ranked:
+        if delta <= budget or len(kept) >= max_layers:
             break
-    return {"sqnr_db": {n: round(sqnr[n], 2) for n in worst}, "single_node_delta": single,
-            "float_layers": kept, "delta": delta, "passed": bool(delta <= budget)}
+        quantizer.quantize(out_path, exclude=[*kept, node])
+        trial = delta_of(out_path)
+        if trial < delta:
+            kept, delta = [*kept, node], trial
+            log(f"  sensitivity: keeping {node} in float -> delta {delta:.4f}")
+    quantizer.quantize(out_path, exclude=kept)
+    return {"candidates": len(candidates), "sqnr_drop_db": {n: _finite(drops.get(n, 0.0)) for n in shortlist},
+            "single_node_delta": single, "float_layers": kept, "delta": delta, "passed": bool(delta <= budget)}
+
+
+def _finite(value: float) -> float | None:
+    """A JSON-safe number for the manifest (None for an infinite drop)."""
+    return round(value, 2) if math.isfinite(value) else None

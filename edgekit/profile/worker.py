@@ -4,7 +4,7 @@ state and caches of one configuration must not leak into the next).
     python -m edgekit.profile.worker '<Job as JSON>'
 
 prints one line ``EDGEKIT_RESULT {json}``: the timed model calls, the preprocessing and decode medians, and the
-peak resident memory of this process (``ru_maxrss``), or ``{"error": "..."}`` for a user error.
+peak resident memory of this process (``VmHWM``, not the inherited ``ru_maxrss``), or ``{"error": "..."}`` for a user error.
 """
 from __future__ import annotations
 
@@ -104,9 +104,25 @@ def measure(job: Job) -> dict:
     decode_ms = _median_ms(finish, HOST_REPEATS)
     max_batch = runner.max_batch  # known once open: a fixed-batch file runs a larger batch in chunks
     runner.close()
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux: KiB
     return {"samples_ms": samples, "preprocess_ms": preprocess_ms, "decode_ms": decode_ms,
-            "peak_rss_mb": peak_kb / 1024.0, "max_batch": max_batch}
+            "peak_rss_mb": peak_rss_mb(), "max_batch": max_batch}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB: ``VmHWM`` of /proc/self/status on Linux.
+
+    Not ``ru_maxrss``: Linux carries the parent's peak across fork + exec into the child's ``ru_maxrss`` (the
+    parent's address space is the one exec replaces), so every worker started by a 1.2 GB parent reported that
+    parent's 1264 MB. ``VmHWM`` belongs to the worker's own address space. Elsewhere (macOS: bytes) ru_maxrss."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
 
 
 def main(argv: list[str]) -> int:

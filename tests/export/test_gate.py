@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,12 +42,37 @@ def test_pose_parity_in_degrees(fsanet):
 
 def test_label_free_gate_against_fp32(pfld, pfld_onnx, pfld_calibration, small_int8):
     holdout = pfld_calibration.holdout
-    gate = Gate(pfld.spec, small_int8, holdout_paths=holdout.paths, holdout_boxes=holdout.boxes)
+    gate = Gate(pfld.spec, small_int8, holdout_paths=holdout.paths, holdout_boxes=holdout.boxes, use_labels=False)
     with OnnxRuntimeRunner(str(pfld_onnx), 1) as runner:
         assert gate.set_baseline(runner) == 0.0
         same = gate.check(runner)
     assert same == {"metric": "nme", "value": 0.0, "delta": 0.0, "budget": 0.1, "passed": True,
                     "label_free": True, "images": 8}
+
+
+def test_held_out_annotations_make_the_gate_labeled(pfld, pfld_onnx, pfld_calibration, small_int8, tmp_path):
+    """The budget is an NME increase vs labels; the held-out faces carry them, so the gate uses them (the
+    label-free deviation, an upper bound, is kept as vs_fp32). Without enough labels: label-free."""
+    from edgekit.export.gate import holdout_labels
+    from edgekit.metrics import landmark_summary, nme
+
+    holdout = pfld_calibration.holdout
+    gate = Gate(pfld.spec, small_int8, holdout_paths=holdout.paths, holdout_boxes=holdout.boxes)
+    with OnnxRuntimeRunner(str(pfld_onnx), 1) as runner:
+        baseline = gate.set_baseline(runner)
+        result = gate.check(runner)
+    truths = holdout_labels(holdout.paths, gate.images, pfld.spec)
+    assert truths.shape == (8, 68, 2) and np.isfinite(truths).all()
+    assert baseline == pytest.approx(landmark_summary(nme(gate.reference, truths))["nme"]) and baseline > 0
+    assert result["labels"] == "held-out annotations" and not result["label_free"]
+    assert result["delta"] == 0.0 and result["vs_fp32"] == 0.0 and result["images"] == 8
+    bare = tmp_path / "bare"  # the same images without their annotations
+    bare.mkdir()
+    paths = []
+    for path in holdout.paths:
+        (bare / Path(path).name).symlink_to(Path(path).resolve())
+        paths.append(str(bare / Path(path).name))
+    assert Gate(pfld.spec, small_int8, holdout_paths=tuple(paths), holdout_boxes=holdout.boxes).label_free
 
 
 def test_annotated_gate_measures_nme(pfld, pfld_onnx, faces_dir, small_int8):

@@ -105,3 +105,12 @@ def test_fixed_batch_files_say_they_ran_in_chunks(tiny_onnx, tmp_path):
     onnx.save(model, str(fixed))
     rows = profile_files(model_files(str(fixed)), Settings(batches=(1, 2), runs=5, warmup=1), progress=False)
     assert [r.note for r in rows] == ["", "the file has a fixed batch of 1: run in chunks"]
+
+
+def test_worker_peak_rss_is_its_own_not_the_parents(tiny_onnx):
+    """Linux carries a parent's ru_maxrss into an exec'd child: every row once showed the parent's 1264 MB."""
+    import numpy as np
+
+    ballast = np.ones(400 * 2**20 // 8)  # the parent touches 400 MB before starting the worker
+    result = run_worker(Job(str(tiny_onnx), threads=1, batch=1, runs=3, warmup=0), timeout_s=120)
+    assert ballast.sum() > 0 and 20 < result["peak_rss_mb"] < 350

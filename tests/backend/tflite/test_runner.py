@@ -87,3 +87,26 @@ def test_bad_files_are_one_line_errors(tflite_files, tmp_path):
 
     with pytest.raises(ModelFileError, match="does not fit model pfld_0.25x"):
         TFLiteRunner(str(fp32), spec=create_model("pfld_0.25x").spec).open()
+
+
+def test_full_integer_ranges_cover_the_whole_calibration_set(tmp_path):
+    """ai-edge-quantizer's own calibrate() merges per-image ranges with a moving average: one image at a time,
+    ranges shrank toward a typical image and int8 inputs / outputs clipped (PFLD landmarks near the crop border
+    were cut off, up to 22 px). The ranges must be the set's global min / max, as ONNX Runtime's MinMax."""
+    import torch
+
+    from edgekit.backend.tflite.loader import convert_fp32, open_interpreter, quantize_tflite
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.Linear(4 * 14 * 14, 6)).eval()
+    images = np.random.default_rng(0).uniform(-1, 1, size=(12, 3, 16, 16)).astype(np.float32)
+    images[0] *= 4  # one image with a 4x wider range, seen first
+    fp32 = convert_fp32(model, images, tmp_path / "fp32.tflite", "NHWC")
+    int8 = quantize_tflite(fp32, tmp_path / "int8.tflite", "int8", images.transpose(0, 2, 3, 1))
+    interpreter = open_interpreter(int8, 1)
+    scale, zero_point = interpreter.get_input_details()[0]["quantization"]
+    assert scale * (-128 - zero_point) <= images.min() * 0.99 and scale * (127 - zero_point) >= images.max() * 0.99
+    with torch.no_grad():
+        outputs = model(torch.from_numpy(images)).numpy()
+    scale, zero_point = interpreter.get_output_details()[0]["quantization"]
+    assert scale * (-128 - zero_point) <= outputs.min() * 0.99 and scale * (127 - zero_point) >= outputs.max() * 0.99
