@@ -77,6 +77,8 @@ def _train(recipe: Recipe, resume: bool, env: DistEnv, progress: bool) -> dict:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(recipe.optim, len(loader)))
     scaler = torch.amp.GradScaler("cuda", enabled=recipe.amp and env.device.startswith("cuda"))
     out = recipe.out_dir
+    if env.is_main:
+        remove_interrupted_writes(out)
     state = RunState()
     if resume:
         state = restore(out / "last.pt", model, optimizer, scheduler, scaler)
@@ -251,3 +253,10 @@ def restore(path: Path, model, optimizer, scheduler, scaler) -> RunState:
     restore_rng_state(state["rng"])
     return RunState(epoch=state["epoch"], step=state["step"], best_metric=state["best_metric"],
                     best_epoch=state["best_epoch"])
+
+
+def remove_interrupted_writes(folder: Path) -> None:
+    """Temporary files of atomic writes that a killed run left behind (``.NAME.XXXX.tmp``); the files they were
+    about to replace are intact."""
+    for leftover in folder.glob(".*.tmp") if folder.is_dir() else ():
+        leftover.unlink(missing_ok=True)

@@ -63,3 +63,12 @@ def test_resume_refuses_a_checkpoint_of_another_model(tiny_recipe, tmp_path):
         train(other, resume=True, progress=False, threads=1)
     with pytest.raises(EdgekitError, match="nothing to resume"):
         train(tiny_recipe(epochs=1, out=tmp_path / "empty"), resume=True, progress=False)
+
+
+def test_leftovers_of_interrupted_writes_are_removed(tmp_path):
+    from edgekit.train.loop import remove_interrupted_writes
+
+    (tmp_path / ".last.pt.abc123.tmp").write_bytes(b"half")
+    (tmp_path / "last.pt").write_bytes(b"whole")
+    remove_interrupted_writes(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
