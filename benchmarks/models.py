@@ -13,25 +13,15 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import platform
 import sys
 import tempfile
 from pathlib import Path
 
 from edgekit.atomic import atomic_write_json, atomic_write_text
 from edgekit.paths import PROJECT_DIR, WEIGHTS_DIR
+from edgekit.profile.peak import cpu_model
 
 LOWER_IS_BETTER = {"landmarks": "nme", "pose": "mae"}
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def training_summary(run: Path) -> dict:
@@ -82,7 +72,7 @@ def ship(name: str, run: Path, command: str, force: bool) -> int:
     shipped_report = evaluate(name, val_of=name, threads=2)  # what users get: the fp16-stored file
     record = {"model": name, "val": {k: v for k, v in shipped_report.items() if k not in ("source", "model")},
               "train": {**training_summary(run), "command": command,
-                        "hardware": f"{cpu_name()}, {torch_threads(command)} (no GPU)"},
+                        "hardware": f"{cpu_model()}, {torch_threads(command)} (no GPU)"},
               "facts": model_facts(name)}
     atomic_write_json(record_path, record)
     print(f"{name}: shipped, {key} {shipped_report[key]:.3f} on {shipped_report['data']}")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -142,19 +140,11 @@ def configurations(files: Iterable[ModelFile], settings: Settings) -> list[tuple
 
 def run_worker(job: Job, timeout_s: float) -> dict:
     """Run one Job in a fresh interpreter; its result dict (EdgekitError for a user error it reported)."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": str(job.threads)}
-    command = [sys.executable, "-m", "edgekit.profile.worker", job_json(job)]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=env, check=False)
-    except subprocess.TimeoutExpired:
-        raise EdgekitError(f"profiling {job.source} took longer than {timeout_s:.0f} s") from None
-    lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
-    if not lines:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1][:200]
-        raise EdgekitError(f"profile worker for {job.source} failed (exit {done.returncode}: {tail})")
-    import json
+    from edgekit.profile.child import run_child
 
-    result = json.loads(lines[-1][len(RESULT_PREFIX):])
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": str(job.threads)}
+    result = run_child("edgekit.profile.worker", [job_json(job)], env, RESULT_PREFIX,
+                       f"profile worker for {job.source}", timeout_s)
     if "error" in result:
         raise EdgekitError(result["error"])
     return result

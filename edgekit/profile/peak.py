@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -26,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.errors import EdgekitError
 
 PEAK_PREFIX = "EDGEKIT_PEAK "
 PEAK_QUANTILE = 10  # percentile of the product times that defines the peak (the median is kept too)
@@ -71,16 +69,10 @@ def matmul_rate(size: int = 512, repeats: int = 200) -> dict:
 def measure_peak(size: int = 512, repeats: int = 200, threads: int = 1, timeout_s: float = 300.0) -> PeakRate:
     """``matmul_rate`` in a fresh interpreter with every thread-count variable set to ``threads``."""
     env = {**os.environ, **{name: str(threads) for name in THREAD_VARIABLES}}
-    command = [sys.executable, "-m", "edgekit.profile.peak", str(size), str(repeats)]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired:
-        raise EdgekitError(f"the peak matmul measurement took longer than {timeout_s:.0f} s") from None
-    lines = [line for line in done.stdout.splitlines() if line.startswith(PEAK_PREFIX)]
-    if not lines:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1][:200]
-        raise EdgekitError(f"the peak matmul measurement failed (exit {done.returncode}: {tail})")
-    result = json.loads(lines[-1][len(PEAK_PREFIX):])
+    from edgekit.profile.child import run_child
+
+    result = run_child("edgekit.profile.peak", [str(size), str(repeats)], env, PEAK_PREFIX,
+                       "the peak matmul measurement", timeout_s)
     return PeakRate(result["gmacs"], size, repeats, threads, result["median_gmacs"], tuple(result["samples_s"]),
                     result["cpu_share"])
 
