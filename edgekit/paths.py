@@ -21,7 +21,7 @@ def _find(kind: str, name_or_path: str, suffixes: tuple[str, ...] = (".yaml", ".
     path = Path(name_or_path)
     if path.suffix in suffixes or os.sep in name_or_path:
         if not path.is_file():
-            raise SpecError(f"{kind} file not found", path)
+            raise SpecError(f"{kind[:-1]} file not found", path)
         return path
     for folder in (Path.cwd() / kind, PROJECT_DIR / kind):
         for suffix in suffixes:
