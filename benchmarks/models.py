@@ -91,15 +91,15 @@ def doc() -> Path:
              "overlap with train), NME % by outer eye corners (36, 45), FR % = NME > 0.1, AUC@0.1. Pose: the 20 % "
              "validation split (seed 0, by image) of `../shared/data/aflw2000/dev` after dropping |angle| > 99°; "
              "the other 80 % trained the model. MACs are counted on the exported ONNX graph (FLOPs = 2 x MACs).",
-             "", "| model | task | input | params (M) | MMACs | file MB | val metric | epochs | train time | hardware "
-             "| command |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "", "| model | task | input | params (M) | MMACs | MFLOPs | file MB | val metric | epochs | train time | hardware "
+             "| command |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         facts, val, train = r["facts"], r["val"], r["train"]
         metric = (f"NME {val['nme']:.2f} / FR {val['fr']:.1f} / AUC {val['auc']:.3f}" if facts["task"] == "landmarks"
                   else f"MAE {val['mae']:.2f}° (yaw {val['yaw']:.2f}, pitch {val['pitch']:.2f}, roll {val['roll']:.2f})")
         size = (WEIGHTS_DIR / f"{r['model']}.safetensors").stat().st_size / 2**20
         lines.append(f"| `{r['model']}` | {facts['task']} | {facts['input']} | {facts['params_m']} | {facts['mmacs']} "
-                     f"| {size:.2f} | {metric} | {train['epochs']} | {train['seconds'] / 60:.0f} min | "
+                     f"| {2 * facts['mmacs']:.1f} | {size:.2f} | {metric} | {train['epochs']} | {train['seconds'] / 60:.0f} min | "
                      f"{train['hardware']} | `{train['command']}` |")
     missing = sorted(set(_registered()) - {r["model"] for r in records})
     if missing:
