@@ -79,6 +79,28 @@ def tiny_onnx(tmp_path) -> Path:
     return write_tiny_landmark_onnx(tmp_path / "tiny.onnx")
 
 
+@pytest.fixture()
+def tiny_artifact(tmp_path, tiny_onnx):
+    """``make(engine=False) -> folder``: an artifact holding the tiny ONNX (and a fake, never-run TensorRT
+    engine), with a verified manifest."""
+    from edgekit.artifact import Manifest, describe_file, write_manifest
+    from edgekit.backend.onnxruntime.loader import spec_from_onnx
+
+    def make(engine: bool = False) -> Path:
+        folder = tmp_path / "art"
+        folder.mkdir()
+        model = folder / "model.onnx"
+        model.write_bytes(tiny_onnx.read_bytes())
+        files = [describe_file(folder, model, "onnx")]
+        if engine:
+            (folder / "model.engine").write_bytes(b"not built here")
+            files.append(describe_file(folder, folder / "model.engine", "engine", precision="fp16"))
+        write_manifest(folder, Manifest(model=spec_from_onnx(model), files=tuple(files)))
+        return folder
+
+    return make
+
+
 # Training and evaluation tests: a small folder of synthetic faces (68 iBUG points, .jpg + .pts).
 
 

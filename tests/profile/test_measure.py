@@ -13,20 +13,9 @@ TINY_MMACS = (32 * 32 * 4 * 27 + 40) / 1e6
 
 
 @pytest.fixture()
-def artifact(tmp_path, tiny_onnx):
+def artifact(tiny_artifact):
     """An artifact with the tiny ONNX and a (fake, never run) TensorRT engine beside it."""
-    from edgekit.artifact import Manifest, describe_file, write_manifest
-    from edgekit.backend.onnxruntime.loader import spec_from_onnx
-
-    folder = tmp_path / "art"
-    folder.mkdir()
-    model = folder / "model.onnx"
-    model.write_bytes(tiny_onnx.read_bytes())
-    engine = folder / "model.engine"
-    engine.write_bytes(b"not built here")
-    files = (describe_file(folder, model, "onnx"), describe_file(folder, engine, "engine", precision="fp16"))
-    write_manifest(folder, Manifest(model=spec_from_onnx(model), files=files))
-    return folder
+    return tiny_artifact(engine=True)
 
 
 def test_files_of_an_artifact_and_of_a_lone_file(artifact, tiny_onnx):

@@ -15,16 +15,8 @@ percentile(99%) = 0.29 ms
 
 
 @pytest.fixture()
-def artifact(tmp_path, tiny_onnx):
-    from edgekit.artifact import Manifest, describe_file, write_manifest
-    from edgekit.backend.onnxruntime.loader import spec_from_onnx
-
-    folder = tmp_path / "art"
-    folder.mkdir()
-    model = folder / "model.onnx"
-    model.write_bytes(tiny_onnx.read_bytes())
-    write_manifest(folder, Manifest(model=spec_from_onnx(model), files=(describe_file(folder, model, "onnx"),)))
-    return folder
+def artifact(tiny_artifact):
+    return tiny_artifact()
 
 
 def test_profile_side_by_side_with_outputs(run_cli, artifact, tiny_onnx, tmp_path):

@@ -54,15 +54,10 @@ def test_json_csv_and_plot_outputs(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv", "p.json", "p.png"]  # no temp files left
 
 
-def test_results_are_recorded_in_the_artifact_manifest(tmp_path, tiny_onnx):
-    from edgekit.artifact import Manifest, describe_file, read_manifest, write_manifest
-    from edgekit.backend.onnxruntime.loader import spec_from_onnx
+def test_results_are_recorded_in_the_artifact_manifest(tiny_artifact):
+    from edgekit.artifact import read_manifest
 
-    folder = tmp_path / "art"
-    folder.mkdir()
-    model = folder / "model.onnx"
-    model.write_bytes(tiny_onnx.read_bytes())
-    write_manifest(folder, Manifest(model=spec_from_onnx(model), files=(describe_file(folder, model, "onnx"),)))
+    folder = tiny_artifact()
     rows = [_row("art/model.onnx", 1, 1, 0.5, samples_ms=(0.5,)), _row("other.onnx", 1, 1, 1.0)]
     record_in_artifacts(rows, {"art/model.onnx": folder}, {"host": "test"})
     check = read_manifest(folder).checks["profile"]  # verify=True: the model file is untouched
