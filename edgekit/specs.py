@@ -38,8 +38,12 @@ class PreprocessSpec:
     std: tuple[float, ...] = (1.0, 1.0, 1.0)
     layout: Layout = "NCHW"
     landmark_box_scale: float = 1.2  # box from landmarks: square, side = max(w, h) of their bbox x this
-    detector_box_scale: float = 1.2  # box from a detector: side = max(w, h) x this
-    detector_box_shift_y: float = 0.08  # detector boxes sit high on the face: move centre down by this x side
+    # Box from a detector: side = max(w, h) x detector_box_scale, centre moved down by shift x that side. The
+    # defaults make the default (Haar) detector's box frame the face as the landmark box does: on 221 real faces
+    # (AFLW2000, YouTube-Faces) the landmark side is 0.88 x the Haar side (median) and its centre 0.15 Haar sides
+    # lower, so 0.88 x 1.2 = 1.06 and 0.15 / 1.06 = 0.14.
+    detector_box_scale: float = 1.06
+    detector_box_shift_y: float = 0.14
     interpolation: Literal["linear", "area"] = "linear"
 
     def __post_init__(self) -> None:

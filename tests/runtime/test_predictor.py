@@ -49,8 +49,8 @@ def test_crop_corner_maps_by_scale_and_detector_box_rule():
     box = Box(100.0, 80.0, 128.0)  # 2 image px per crop px
     (result,) = predictor.predict_batch([image], [box])
     np.testing.assert_allclose(result.landmarks, [[100 - 31.5 * 2, 80 - 31.5 * 2]], atol=1e-4)  # 37, 17
-    corners = predictor.predict(image, box=(50, 40, 150, 120)).box  # side 100 x 1.2, centre down 0.08 x side
-    assert corners == pytest.approx(Box(100.0, 80.0 + 0.08 * 120.0, 120.0))
+    corners = predictor.predict(image, box=(50, 40, 150, 120)).box  # side 100 x 1.06, centre down 0.14 x side
+    assert corners == pytest.approx(Box(100.0, 80.0 + 0.14 * 106.0, 106.0))
 
 
 def test_landmarks_hint_box_and_missing_box():
