@@ -176,6 +176,10 @@ def stage_tflite(ex: Export) -> None:
                           ex.reference, ex.threads)
     parities = dict(ex.manifest.checks.get("parity", {}))
     for item in files:
+        if item.error:
+            ex.check("tflite_failed", {**ex.manifest.checks.get("tflite_failed", {}), item.path.name: item.error})
+            ex.log(f"tflite: {item.path.name} does not run in LiteRT, not shipped: {item.error}")
+            continue
         parities[item.path.name] = item.parity
         note = "spec in TFLite metadata" if item.spec_embedded else "spec in the manifest only"
         ex.add(item.path, "tflite", precision=item.precision, layout=section.layout, notes=note)

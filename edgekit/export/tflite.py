@@ -11,6 +11,7 @@ import numpy as np
 
 from edgekit.backend.base import to_layout
 from edgekit.export.gate import parity, require_parity
+from edgekit.errors import ModelFileError
 from edgekit.specs import ModelSpec, TfliteSection
 
 FLOAT_PRECISIONS = ("fp32", "fp16")  # held to the parity limits; integer files go through the gate instead
@@ -22,6 +23,7 @@ class TfliteFile:
     precision: str
     parity: dict  # vs the ONNX FP32 outputs on real faces
     spec_embedded: bool  # False: the spec is in the manifest only
+    error: str = ""  # a quantized file LiteRT cannot run: removed, the reason recorded
 
 
 def file_name(precision: str) -> str:
@@ -45,7 +47,14 @@ def export_tflite(model, section: TfliteSection, folder: Path, work: Path, calib
         if precision != "fp32":
             quantize_tflite(base, path, precision, file_calibration if precision == "int8" else None)
         embedded = embed_spec(path, spec)
-        result = {**file_parity(path, spec, faces, matrices, reference, threads), "against": "onnx fp32"}
+        try:
+            result = {**file_parity(path, spec, faces, matrices, reference, threads), "against": "onnx fp32"}
+        except ModelFileError as exc:
+            if precision in FLOAT_PRECISIONS:
+                raise
+            path.unlink()  # a quantized file that does not run is not shipped; the float files still are
+            written.append(TfliteFile(path, precision, {}, embedded, error=exc.message))
+            continue
         if precision in FLOAT_PRECISIONS:
             require_parity(result, section.parity_max_px, section.parity_max_deg, path, "ONNX FP32")
         written.append(TfliteFile(path, precision, result, embedded))

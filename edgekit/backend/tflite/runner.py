@@ -97,7 +97,11 @@ class TFLiteRunner(Runner):
     def _infer(self, batch: np.ndarray) -> Sequence[np.ndarray]:
         batch = to_layout(batch, self.spec.preprocess.layout, self.layout)
         self.interpreter.set_tensor(self.input_detail["index"], quantize(batch, self.input_detail))
-        self.interpreter.invoke()
+        try:
+            self.interpreter.invoke()
+        except RuntimeError as exc:  # e.g. a quantized DIV whose divisor rounds to its zero point
+            reason = " ".join(str(exc).split())[:200]
+            raise ModelFileError(f"LiteRT failed to run it ({reason})", self.path) from None
         return [dequantize(self.interpreter.get_tensor(d["index"]), d) for d in self.output_details]
 
     def _close(self) -> None:
