@@ -5,6 +5,8 @@ from typing import Sequence
 
 import numpy as np
 
+from edgekit.specs import ModelSpec
+
 
 class Runner:
     """Runs one model file. ``infer`` takes a preprocessed float32 batch in the file's layout and returns the
@@ -14,10 +16,21 @@ class Runner:
     backend: str = "base"
     max_batch: int | None = None
 
-    def __init__(self, path: str, threads: int | None = None):
+    def __init__(self, path: str, threads: int | None = None, spec: ModelSpec | None = None):
         self.path = str(path)
         self.threads = threads
         self.is_open = False
+        self._spec = spec
+
+    @property
+    def spec(self) -> ModelSpec:
+        """The ModelSpec given, else the one the file carries (read once)."""
+        if self._spec is None:
+            self._spec = self._read_spec()
+        return self._spec
+
+    def _read_spec(self) -> ModelSpec:
+        raise NotImplementedError
 
     def open(self) -> "Runner":
         if not self.is_open:

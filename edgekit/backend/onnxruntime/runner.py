@@ -22,15 +22,11 @@ class OnnxRuntimeRunner(Runner):
     backend = "onnxruntime"
 
     def __init__(self, path: str, threads: int | None = None, spec: ModelSpec | None = None):
-        super().__init__(path, threads)
-        self._spec = spec
+        super().__init__(path, threads, spec)
         self.session = None
 
-    @property
-    def spec(self) -> ModelSpec:
-        if self._spec is None:
-            self._spec = spec_from_onnx(self.path)
-        return self._spec
+    def _read_spec(self) -> ModelSpec:
+        return spec_from_onnx(self.path)
 
     def _open(self) -> None:
         session = open_session(self.path, self.threads)

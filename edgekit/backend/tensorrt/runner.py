@@ -84,8 +84,7 @@ class TensorRTRunner(Runner):
     backend = "tensorrt"
 
     def __init__(self, path: str, threads: int | None = None, spec: ModelSpec | None = None):
-        super().__init__(path, threads)  # threads: unused, the GPU runs it
-        self._spec = spec
+        super().__init__(path, threads, spec)  # threads: unused, the GPU runs it
         self.engine = self.context = self.device = None
 
     def _open(self) -> None:

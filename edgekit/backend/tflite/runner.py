@@ -50,17 +50,13 @@ class TFLiteRunner(Runner):
     max_batch = 1
 
     def __init__(self, path: str, threads: int | None = None, spec: ModelSpec | None = None):
-        super().__init__(path, threads)
-        self._spec = spec
+        super().__init__(path, threads, spec)
         self.interpreter = None
 
-    @property
-    def spec(self) -> ModelSpec:
-        if self._spec is None:
-            from edgekit.backend.tflite.loader import spec_from_tflite
+    def _read_spec(self) -> ModelSpec:
+        from edgekit.backend.tflite.loader import spec_from_tflite
 
-            self._spec = spec_from_tflite(self.path)
-        return self._spec
+        return spec_from_tflite(self.path)
 
     def _open(self) -> None:
         from edgekit.backend.tflite.loader import open_interpreter
