@@ -1,11 +1,12 @@
 """The runner lifecycle every backend shares: open, infer, close; usable as a context manager."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Sequence
 
 import numpy as np
 
-from edgekit.specs import ModelSpec
+from edgekit.specs import ModelSpec, PreprocessSpec
 
 
 class Runner:
@@ -31,6 +32,12 @@ class Runner:
 
     def _read_spec(self) -> ModelSpec:
         raise NotImplementedError
+
+    @property
+    def input_layout(self) -> str:
+        """The batch layout ``infer`` takes with no transpose ('NCHW' / 'NHWC'): preprocess straight into it
+        (``preprocess_for``). The spec's; a TFLite file says its own. ``infer`` also takes the spec's layout."""
+        return self.spec.preprocess.layout
 
     def open(self) -> "Runner":
         if not self.is_open:
@@ -83,6 +90,13 @@ def check_input_shape(shape: Sequence[int | str | None], spec, path: str) -> str
     shown = [d if d is None or isinstance(d, str) else int(d) for d in shape]  # no np.int32(...) reprs
     raise ModelFileError(f"input shape {shown} does not fit model {spec.name} (expects "
                          f"{list(wanted[spec.preprocess.layout])} per image): a file of another model?", path)
+
+
+def preprocess_for(preprocess: PreprocessSpec, runner: Runner) -> PreprocessSpec:
+    """``preprocess`` with the layout the runner's file takes, so that ``infer`` needs no transpose (a numpy
+    transpose of a 112x112x3 batch costs about a sixth of PFLD-0.25x's INT8 model call)."""
+    layout = runner.input_layout
+    return preprocess if preprocess.layout == layout else dataclasses.replace(preprocess, layout=layout)
 
 
 def to_layout(batch: np.ndarray, source: str, destination: str) -> np.ndarray:

@@ -80,14 +80,16 @@ def _face_box(image: np.ndarray, spec):
 
 
 def measure(job: Job) -> dict:
+    from edgekit.backend.base import preprocess_for
     from edgekit.data.images import load_image
     from edgekit.runtime.preprocess import preprocess, to_image
 
     runner, spec, decode = _open(job)
     image = load_image(job.image or sample_image_path())
     box = _face_box(image, spec)
-    preprocess_ms = _median_ms(lambda: preprocess(image, box, spec.preprocess), HOST_REPEATS)
-    tensor, matrix = preprocess(image, box, spec.preprocess)
+    preprocessing = preprocess_for(spec.preprocess, runner)  # in the file's layout: no transpose per call
+    preprocess_ms = _median_ms(lambda: preprocess(image, box, preprocessing), HOST_REPEATS)
+    tensor, matrix = preprocess(image, box, preprocessing)
     batch = np.ascontiguousarray(np.repeat(tensor[None], job.batch, axis=0))
     for _ in range(job.warmup):
         runner.infer(batch)

@@ -8,12 +8,12 @@ from typing import Sequence
 
 import numpy as np
 
-from edgekit.backend.base import Runner
+from edgekit.backend.base import Runner, preprocess_for
 from edgekit.errors import DataError, EdgekitError
 from edgekit.runtime.decode import decode
 from edgekit.runtime.pose import pose_from_landmarks
 from edgekit.runtime.preprocess import Box, box_from_detection, box_from_landmarks, preprocess_batch, to_image
-from edgekit.specs import ModelSpec
+from edgekit.specs import ModelSpec, PreprocessSpec
 
 Corners = tuple[float, float, float, float]  # a detector box x0, y0, x1, y1 in image pixels
 
@@ -44,6 +44,11 @@ class Predictor:
             return box_from_landmarks(landmarks_hint, self.spec.preprocess)
         raise EdgekitError("no face box given (pass a detector box or landmarks)")
 
+    @property
+    def preprocess(self) -> PreprocessSpec:
+        """The spec's preprocessing, in the layout the runner's file takes (no transpose per call)."""
+        return preprocess_for(self.spec.preprocess, self.runner)
+
     detector = None  # FaceDetector / name used when predict() gets no box (None: the default Haar detector)
 
     def predict(self, image_bgr: np.ndarray, box: Box | Corners | None = None,
@@ -57,7 +62,7 @@ class Predictor:
     def predict_batch(self, images: Sequence[np.ndarray], boxes: Sequence[Box | Corners]) -> list[Prediction]:
         """One face per image; the runner splits the batch by its ``max_batch``."""
         boxes = [self.face_box(box) for box in boxes]
-        batch, matrices = preprocess_batch(images, boxes, self.spec.preprocess)  # (B, ...) and (B, 2, 3)
+        batch, matrices = preprocess_batch(images, boxes, self.preprocess)  # (B, ...) and (B, 2, 3)
         if len(batch) == 0:
             return []
         decoded = decode(self.runner.infer(batch), self.spec.head, self.spec.preprocess.input_size)

@@ -66,6 +66,20 @@ def test_fp32_matches_torch_with_nchw_batches(tflite_files):
     assert _rel_l2(outputs, reference) < 1e-4
 
 
+def test_a_batch_already_in_the_files_layout_is_not_transposed(tflite_files):
+    from edgekit.backend.base import preprocess_for
+
+    model, fp32, int8, faces, _ = tflite_files
+    for path in (fp32, int8):
+        with TFLiteRunner(str(path), threads=1) as runner:
+            assert runner.input_layout == "NHWC"
+            assert preprocess_for(model.spec.preprocess, runner).layout == "NHWC"
+            from_nchw = runner.infer(faces[:2])
+            from_nhwc = runner.infer(np.ascontiguousarray(faces[:2].transpose(0, 2, 3, 1)))
+        for a, b in zip(from_nchw, from_nhwc):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_full_integer_file_has_int8_io_and_stays_close(tflite_files):
     _, _, int8, faces, reference = tflite_files
     with TFLiteRunner(str(int8), threads=1) as runner:
