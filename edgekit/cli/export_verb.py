@@ -14,8 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="artifact folder to write (replaced atomically)")
     parser.add_argument("--calib", help="calibration images: folder, glob or calibration YAML "
                                         "(default: the target's int8.calibration)")
-    parser.add_argument("--eval", dest="eval_dir", help="annotated folder for the gate (default: label-free, "
-                                                        "against FP32 on held-out real images)")
+    parser.add_argument("--eval", dest="eval_dir", help="annotated folder for the gate (its first 200 faces), or a "
+                        "recipe YAML (all of its validation set); default: held-out calibration faces (label-free "
+                        "against FP32 when they carry no annotations)")
     parser.add_argument("--threads", type=int, default=None, help="threads for parity and gate runs")
 
 

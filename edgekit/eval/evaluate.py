@@ -45,11 +45,7 @@ def evaluate(source: str | Path, data: str | Path | None = None, limit: int | No
     exactly the validation set recipe ``val_of`` trains against (same loader, filter and split: no leakage)."""
     runner, spec = open_runner(source, threads)
     if val_of is not None:
-        from edgekit.train.recipe import load_recipe
-
-        recipe = load_recipe(val_of)
-        config = recipe.data.val if limit is None else dataclasses.replace(recipe.data.val, max_samples=limit)
-        samples, data = load_samples(config, spec, recipe.data.max_pose_deg), f"{config.path} (val of {val_of})"
+        samples, data = validation_samples(val_of, spec, limit)
     else:
         samples = load_samples(DatasetConfig(str(data), max_samples=limit), spec, max_pose_deg=math.inf)
     with runner:
@@ -59,6 +55,16 @@ def evaluate(source: str | Path, data: str | Path | None = None, limit: int | No
     if ced is not None:
         write_ced(spec, predictions, truths, Path(ced), label=spec.name)
     return report
+
+
+def validation_samples(recipe_path: str | Path, spec: ModelSpec, limit: int | None = None
+                       ) -> tuple[list[Sample], str]:
+    """(samples, description) of exactly the validation set recipe ``recipe_path`` trains against."""
+    from edgekit.train.recipe import load_recipe
+
+    recipe = load_recipe(recipe_path)
+    config = recipe.data.val if limit is None else dataclasses.replace(recipe.data.val, max_samples=limit)
+    return load_samples(config, spec, recipe.data.max_pose_deg), f"{config.path} (val of {recipe_path})"
 
 
 def predict_samples(predictor: Predictor, samples: list[Sample], batch_size: int = 32

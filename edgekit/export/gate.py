@@ -171,9 +171,15 @@ def holdout_labels(paths: tuple[str, ...], images: list[np.ndarray], spec: Model
 
 
 def _annotated(folder: str | Path, spec: ModelSpec, limit: int | None) -> list:
+    """The annotated faces of a folder (first ``limit``), or all of a recipe YAML's validation set (its split and
+    filter: the numbers ``edgekit eval --val-of`` prints)."""
     from edgekit.train.recipe import DatasetConfig
     from edgekit.train.samples import load_samples
 
+    if Path(folder).suffix.lower() in (".yaml", ".yml"):
+        from edgekit.eval.evaluate import validation_samples
+
+        return validation_samples(folder, spec)[0]
     samples = load_samples(DatasetConfig(str(folder), max_samples=limit), spec, max_pose_deg=math.inf)
     if not samples:
         raise EdgekitError(f"no usable annotated faces for a {spec.task} model", folder)

@@ -17,7 +17,7 @@ import numpy as np
 
 from edgekit.artifact import ArtifactFile, Manifest, describe_file, provenance, write_manifest
 from edgekit.atomic import atomic_dir
-from edgekit.errors import EdgekitError
+from edgekit.errors import EdgekitError, ModelFileError
 from edgekit.specs import Int8Section, Target
 
 LATENCY_RUNS = 50
@@ -152,15 +152,22 @@ def _fallback(ex: Export, qdq: Path) -> None:
     record = fallback(ex.quantizer, qdq, mixed, ex.calibration.calib.tensors, ex.work / "qdq",
                       lambda path: ex.gate_file(path)["delta"], ex.gate.budget, ex.int8.max_float_layers,
                       log=ex.log)
+    _add_mixed(ex, mixed, "onnx", ex.spec.preprocess.layout, record, "sensitivity", ex.latency[qdq.name])
+
+
+def _add_mixed(ex: Export, mixed: Path, format: str, layout: str, record: dict, check: str,
+               reference: float | None) -> None:
+    """Gate, time and list a fallback file; ``reference``: the all-INT8 file's latency (the cost's baseline)."""
     ex.gate_file(mixed)
-    cost = ex.measure(mixed) - ex.latency[qdq.name]
+    latency = ex.measure(mixed)
+    cost = None if reference is None else latency - reference
     record["latency_cost_ms"] = cost
-    ex.add(mixed, "onnx", precision="mixed", layout=ex.spec.preprocess.layout,
-           notes=f"QDQ with {len(record['float_layers'])} layers in float")
-    ex.check("sensitivity", record)
+    ex.add(mixed, format, precision="mixed", layout=layout,
+           notes=f"INT8 with {len(record['float_layers'])} layers in float")
+    ex.check(check, record)
     state = "within budget" if record["passed"] else "STILL OVER BUDGET"
-    ex.log(f"sensitivity: {len(record['float_layers'])} layers kept in float, {state}, "
-           f"latency cost {cost:+.3f} ms")
+    cost_text = "" if cost is None else f", latency cost {cost:+.3f} ms"
+    ex.log(f"sensitivity: {format} {len(record['float_layers'])} layers kept in float, {state}{cost_text}")
 
 
 def stage_tflite(ex: Export) -> None:
@@ -175,10 +182,12 @@ def stage_tflite(ex: Export) -> None:
     files = export_tflite(ex.model, section, ex.folder, ex.work, ex.calibration.calib.tensors, faces, matrices,
                           ex.reference, ex.threads)
     parities = dict(ex.manifest.checks.get("parity", {}))
+    over_budget = False
     for item in files:
         if item.error:
             ex.check("tflite_failed", {**ex.manifest.checks.get("tflite_failed", {}), item.path.name: item.error})
             ex.log(f"tflite: {item.path.name} does not run in LiteRT, not shipped: {item.error}")
+            over_budget |= item.precision == "int8"
             continue
         parities[item.path.name] = item.parity
         note = "spec in TFLite metadata" if item.spec_embedded else "spec in the manifest only"
@@ -186,9 +195,32 @@ def stage_tflite(ex: Export) -> None:
         ex.measure(item.path)
         text = f"tflite: {item.path.name} parity vs ONNX {_parity_text(item.parity)}"
         if item.precision in ("int8", "dynamic_int8"):
-            text += f", gate {_gate_text(ex.gate_file(item.path))}"
+            result = ex.gate_file(item.path)
+            text += f", gate {_gate_text(result)}"
+            over_budget |= item.precision == "int8" and not result["passed"]
         ex.log(text)
     ex.check("parity", parities)
+    if over_budget and ex.int8.fallback:
+        _tflite_fallback(ex, section)
+
+
+def _tflite_fallback(ex: Export, section) -> None:
+    from edgekit.export.tflite import base_path, mixed_int8
+
+    mixed = ex.folder / "model.int8-mixed.tflite"
+    ex.log("sensitivity: the full-integer TFLite file is over budget or does not run, keeping the layers whose "
+           "quantization costs most in float")
+    try:
+        record = mixed_int8(base_path(section, ex.folder, ex.work), mixed, ex.work, ex.spec, section,
+                            ex.calibration.calib.tensors, lambda path: ex.gate_file(path)["delta"], ex.gate.budget,
+                            ex.int8.max_float_layers, ex.log)
+    except ModelFileError as exc:
+        mixed.unlink(missing_ok=True)
+        ex.check("tflite_failed", {**ex.manifest.checks.get("tflite_failed", {}), mixed.name: exc.message})
+        ex.log(f"sensitivity: no runnable mixed TFLite file, not shipped: {exc.message}")
+        return
+    _add_mixed(ex, mixed, "tflite", section.layout, record, "sensitivity_tflite",
+               reference=ex.latency.get("model.int8.tflite", ex.latency.get("model.fp32.tflite")))
 
 
 def stage_tensorrt(ex: Export) -> None:

@@ -4,6 +4,8 @@ Only nodes that actually carry Q/DQ in the quantized graph are candidates (Conv,
 pooling, ...): data movement and shape arithmetic (Reshape, Unsqueeze, Slice, ConstantOfShape, ...) is never
 listed, since leaving it "in float" changes nothing.
 
+0. The layers without weights (elementwise, reductions, pooling, softmax: decode tails, capsules, SSR stages) are
+   tried in float together first, and kept there when that lowers the delta.
 1. Cheap pre-filter: the SQNR each candidate *costs*, from ORT's ``qdq_loss_debug`` (float vs QDQ activations on
    calibration images): its inputs' SQNR minus its output's, in dB. Ranking by the plain output SQNR would pick
    the deepest layers, whose SQNR is low only because of upstream noise.
@@ -20,6 +22,7 @@ import numpy as np
 
 from edgekit.export.calibrate import QdqQuantizer, _quiet_ort, _TensorReader
 
+WEIGHTED_ONNX = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})  # what INT8 is for: the MACs
 PASS_THROUGH = ("Relu", "Clip", "LeakyRelu", "HardSigmoid", "MaxPool")  # QDQ fuses these into the producer
 # Ops whose Q/DQ only forwards the input's scale (or that never see any): keeping them in float gains nothing.
 NOT_QUANTIZED_COMPUTE = frozenset({
@@ -115,27 +118,57 @@ def fallback(quantizer: QdqQuantizer, qdq_path: Path, out_path: Path, tensors: n
     SQNR-drop pre-filter, the per-node deltas tried, the nodes kept in float, the final delta, passed."""
     from edgekit.backend.onnxruntime.loader import load_onnx
 
-    candidates = quantized_nodes(load_onnx(qdq_path).graph)
+    graph = load_onnx(qdq_path).graph
+    candidates = quantized_nodes(graph)
+    types = {node.name: node.op_type for node in graph.node}
+    tail = [name for name in candidates if types[name] not in WEIGHTED_ONNX]
     drops = sqnr_drop(quantizer, candidates, tensor_sqnr(quantizer, qdq_path, tensors[:16], work))
-    shortlist = sorted(candidates, key=lambda n: -drops.get(n, 0.0))[: max(trials, 1)]
-    single = {}
-    for node in shortlist:  # the metric when this node alone stays in float
-        quantizer.quantize(out_path, exclude=[node])
-        single[node] = delta_of(out_path)
-    ranked = sorted(single, key=single.get)
+    return keep_in_float(candidates, drops, lambda kept: quantizer.quantize(out_path, exclude=kept),
+                         lambda: delta_of(out_path), delta_of(qdq_path), budget, max_layers, trials, log, tail)
+
+
+def keep_in_float(candidates: list[str], drops: dict[str, float], write: Callable[[list[str]], object],
+                  written_delta: Callable[[], float], delta: float, budget: float, max_layers: int, trials: int,
+                  log: Callable[[str], None], unweighted: list[str] = ()) -> dict:
+    """Steps 2 and 3 for any backend: ``write(kept)`` writes the file with the layers ``kept`` in float,
+    ``written_delta()`` gates it (inf when it does not run); ``delta``: the all-INT8 file's.
+
+    ``unweighted``: the layers without weights (the elementwise / reduction / normalization ops of a decode
+    tail, capsules, SSR stages) are first tried in float together, since their error adds up over many small ops
+    no single one of which shows it (FSA-Net: INT8 +0.48 deg MAE, +0.005 deg with only these in float). They stay
+    in float when that lowers the delta; the per-layer search then goes on from there."""
     kept: list[str] = []
-    delta = delta_of(qdq_path)
-    for node in ranked:
-        if delta <= budget or len(kept) >= max_layers:
-            break
-        quantizer.quantize(out_path, exclude=[*kept, node])
-        trial = delta_of(out_path)
+    if unweighted and delta > budget:
+        write(list(unweighted))
+        trial = written_delta()
         if trial < delta:
-            kept, delta = [*kept, node], trial
+            kept, delta = list(unweighted), trial
+            log(f"  sensitivity: keeping the {len(kept)} layers without weights in float -> delta {delta:.4f}")
+    rest = [name for name in candidates if name not in kept]
+    shortlist = sorted(rest, key=lambda n: -drops.get(n, 0.0))[: max(trials, 1)] if delta > budget else []
+    single = {}
+    for node in shortlist:  # the metric when this node (besides those kept) stays in float
+        write([*kept, node])
+        single[node] = written_delta()
+    added = 0
+    for node in sorted(single, key=single.get):
+        if delta <= budget or added >= max_layers:
+            break
+        write([*kept, node])
+        trial = written_delta()
+        if trial < delta:
+            kept, delta, added = [*kept, node], trial, added + 1
             log(f"  sensitivity: keeping {node} in float -> delta {delta:.4f}")
-    quantizer.quantize(out_path, exclude=kept)
+    write(kept)
     return {"candidates": len(candidates), "sqnr_drop_db": {n: _finite(drops.get(n, 0.0)) for n in shortlist},
-            "single_node_delta": single, "float_layers": kept, "delta": delta, "passed": bool(delta <= budget)}
+            "single_node_delta": {n: _number(v) for n, v in single.items()}, "float_layers": kept,
+            "unweighted_in_float": bool(unweighted) and set(unweighted) <= set(kept),
+            "delta": _number(delta), "passed": bool(delta <= budget)}
+
+
+def _number(value: float) -> float | None:
+    """JSON-safe: None for a file that did not run (infinite delta)."""
+    return float(value) if math.isfinite(value) else None
 
 
 def _finite(value: float) -> float | None:

@@ -4,8 +4,11 @@ Batch 1 only. Every file runs through TFLiteRunner and is compared with the ONNX
 into each file's TFLite metadata (``edgekit.spec``) and the manifest."""
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -15,6 +18,10 @@ from edgekit.errors import ModelFileError
 from edgekit.specs import ModelSpec, TfliteSection
 
 FLOAT_PRECISIONS = ("fp32", "fp16")  # held to the parity limits; integer files go through the gate instead
+WEIGHTED_TFLITE = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL",
+                             "CONV_2D_TRANSPOSE"})
+SQNR_IMAGES = 8  # calibration images the per-layer SQNR is measured on
+FALLBACK_TRIALS = 12  # layers, by SQNR cost, each tried alone in float before the greedy pass
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,7 @@ def export_tflite(model, section: TfliteSection, folder: Path, work: Path, calib
     from edgekit.backend.tflite.loader import convert_fp32, embed_spec, quantize_tflite
 
     spec: ModelSpec = model.spec
-    base = folder / file_name("fp32") if "fp32" in section.precisions else work / "base.fp32.tflite"
+    base = base_path(section, folder, work)
     convert_fp32(model, calibration[:1], base, section.layout)
     file_calibration = to_layout(calibration, spec.preprocess.layout, section.layout)
     written = []
@@ -59,6 +66,73 @@ def export_tflite(model, section: TfliteSection, folder: Path, work: Path, calib
             require_parity(result, section.parity_max_px, section.parity_max_deg, path, "ONNX FP32")
         written.append(TfliteFile(path, precision, result, embedded))
     return written
+
+
+def base_path(section: TfliteSection, folder: Path, work: Path) -> Path:
+    """The FP32 file every quantized one is made from (in the artifact when the target ships FP32)."""
+    return folder / file_name("fp32") if "fp32" in section.precisions else work / "base.fp32.tflite"
+
+
+def mixed_int8(base: Path, out: Path, work: Path, spec: ModelSpec, section: TfliteSection,
+               calibration: np.ndarray, gate_delta: Callable[[Path], float], budget: float, max_layers: int,
+               log: Callable[[str], None]) -> dict:
+    """The TFLite float fallback: full-integer INT8 of ``base`` with layers kept in float until ``gate_delta(file)``
+    (the gate's metric delta; raises ModelFileError when LiteRT cannot run the file) is within ``budget``.
+
+    1. An op type whose integer kernel LiteRT refuses on some input (a quantized DIV whose divisor rounds to its
+       zero point) stays in float everywhere: the file has to run on every face, not just these.
+    2. ``keep_in_float``: the layers without weights together, then the greedy per-layer fallback ranked by the
+       SQNR each layer's quantization costs.
+    Writes ``out`` (spec embedded); returns the sensitivity record for the manifest."""
+    from edgekit.backend.tflite.loader import TfliteInt8Quantizer, embed_spec
+    from edgekit.export.sensitivity import keep_in_float
+    from edgekit.export.tflite_sensitivity import quantized_layers, split_layer, sqnr_drop, tensor_sqnr
+
+    images = to_layout(calibration, spec.preprocess.layout, section.layout)
+    quantizer = TfliteInt8Quantizer(base, images)
+    layers, inputs = quantized_layers(quantizer.quantize(work / "probe.int8.tflite"))
+    forced, delta = _runnable(quantizer, out, layers, gate_delta, log)
+
+    def write(kept: list[str]) -> None:
+        quantizer.quantize(out, [split_layer(layer) for layer in forced + kept])
+
+    def written_delta() -> float:
+        try:
+            return gate_delta(out)
+        except ModelFileError:
+            return math.inf
+
+    candidates = [layer for layer in layers if layer not in forced]
+    unweighted = [layer for layer in candidates if split_layer(layer)[0] not in WEIGHTED_TFLITE]
+    write([])
+    drops = sqnr_drop(layers, inputs, tensor_sqnr(base, out, images[:SQNR_IMAGES]))
+    record = keep_in_float(candidates, drops, write, written_delta, delta, budget, max_layers, FALLBACK_TRIALS, log,
+                           unweighted)
+    record["float_op_types"] = sorted({split_layer(layer)[0] for layer in forced})
+    record["float_layers"] = forced + record["float_layers"]
+    embed_spec(out, spec)
+    return record
+
+
+def _runnable(quantizer, out: Path, layers: list[str], gate_delta: Callable[[Path], float],
+              log: Callable[[str], None]) -> tuple[list[str], float]:
+    """(layers forced to float so that LiteRT runs the file, its gate delta): each op type LiteRT names in a
+    failure goes to float; the error is raised when it names none, or one already in float."""
+    from edgekit.export.tflite_sensitivity import split_layer
+
+    forced: list[str] = []
+    while True:
+        quantizer.quantize(out, [split_layer(layer) for layer in forced])
+        try:
+            return forced, gate_delta(out)
+        except ModelFileError as exc:
+            match = re.search(r"\(([A-Z0-9_]+)\) failed to invoke", exc.message)
+            op = match.group(1) if match else None
+            more = [layer for layer in layers if split_layer(layer)[0] == op and layer not in forced]
+            if not more:
+                raise
+            forced += more
+            log(f"  sensitivity: LiteRT cannot run the integer {op}: all {len(more)} {op} ops stay in float")
 
 
 def file_parity(path: Path, spec: ModelSpec, faces: np.ndarray, matrices: np.ndarray,

@@ -85,6 +85,13 @@ def test_annotated_gate_measures_nme(pfld, pfld_onnx, faces_dir, small_int8):
     assert result["images"] == 6 and not result["label_free"] and not result["passed"]
 
 
+def test_a_recipe_gates_on_all_of_its_validation_set(pfld, faces_dir, small_int8, tmp_path):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"model: pfld_0.25x\ndata:\n  train: {{path: {faces_dir}}}\n  val: {{path: {faces_dir}}}\n")
+    gate = Gate(pfld.spec, small_int8, eval_dir=recipe, limit=6)  # the limit is for folders only
+    assert len(gate.samples) == 24 and not gate.label_free
+
+
 def test_gate_without_any_data_is_refused(pfld, small_int8):
     with pytest.raises(EdgekitError, match="annotated eval folder"):
         Gate(pfld.spec, small_int8)

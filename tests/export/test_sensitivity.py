@@ -12,7 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 from edgekit.backend.onnxruntime.runner import OnnxRuntimeRunner
 from edgekit.export.calibrate import QdqQuantizer
 from edgekit.export.gate import Gate
-from edgekit.export.sensitivity import fallback, output_nodes, quantized_nodes, sqnr_drop, tensor_sqnr
+from edgekit.export.sensitivity import fallback, keep_in_float, output_nodes, quantized_nodes, sqnr_drop, tensor_sqnr
 
 
 def _conv_reshape_graph():
@@ -84,7 +84,34 @@ def test_impossible_budget_keeps_only_helpful_nodes(pfld, pfld_onnx, pfld_calibr
     record = fallback(quantizer, qdq, tmp_path / "mixed.onnx", pfld_calibration.calib.tensors, tmp_path / "work",
                       delta_of, -1.0, 2, trials=3, log=lines.append)
     assert len(record["single_node_delta"]) == 3 and not record["passed"]
-    assert set(record["float_layers"]) <= set(record["single_node_delta"]) and len(record["float_layers"]) <= 2
-    assert len(lines) == len(record["float_layers"]) and all("in float" in line for line in lines)
+    group = set(record["float_layers"]) if record["unweighted_in_float"] else set()  # tried together first
+    singles = set(record["float_layers"]) - group
+    assert singles <= set(record["single_node_delta"]) and len(singles) <= 2
+    assert all("in float" in line for line in lines)
     assert record["delta"] <= delta_of(qdq)  # a node is kept only when it lowers the delta
     assert record["delta"] == delta_of(tmp_path / "mixed.onnx")  # the written file is the kept set
+
+
+def _fake_search(delta_of_kept, candidates, unweighted, budget=0.2):
+    """keep_in_float over a made-up metric: delta_of_kept(set of float layers) -> delta."""
+    written = []
+    record = keep_in_float(candidates, {name: float(i) for i, name in enumerate(candidates)},
+                           lambda kept: written.append(set(kept)), lambda: delta_of_kept(written[-1]),
+                           delta_of_kept(set()), budget, max_layers=2, trials=4, log=lambda line: None,
+                           unweighted=unweighted)
+    return record, written
+
+
+def test_layers_without_weights_go_to_float_together_first():
+    # error spread over many small elementwise ops (an SSR / capsule tail): no single one shows it
+    candidates, tail = ["conv1", "conv2", "mul1", "mul2", "div1"], ["mul1", "mul2", "div1"]
+    record, written = _fake_search(lambda kept: 0.05 if set(tail) <= kept else 0.5, candidates, tail)
+    assert record["passed"] and record["unweighted_in_float"] and record["float_layers"] == tail
+    assert record["single_node_delta"] == {} and written[-1] == set(tail)  # no per-layer search needed
+
+
+def test_the_per_layer_search_goes_on_when_the_group_does_not_help():
+    candidates, tail = ["conv1", "conv2", "add1"], ["add1"]
+    record, written = _fake_search(lambda kept: 0.1 if "conv2" in kept else 0.5, candidates, tail)
+    assert record["passed"] and not record["unweighted_in_float"] and record["float_layers"] == ["conv2"]
+    assert written[-1] == {"conv2"}

@@ -9,9 +9,11 @@ import io
 import json
 import logging
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -109,6 +111,8 @@ def quantize_tflite(fp32_path: Path, path: Path, precision: str, calibration: np
     """ai-edge-quantizer on an FP32 file. ``precision``: 'fp16' (FP16 weights), 'dynamic_int8' (int8 weights,
     float activations), 'int8' (static int8 weights and activations, int8 I/O; needs ``calibration``: the float
     batch (N, ...) in the FP32 file's input layout, fed one image at a time)."""
+    if precision == "int8":
+        return TfliteInt8Quantizer(fp32_path, calibration).quantize(path)
     silence_logs()
     with quiet():
         from ai_edge_quantizer import quantizer, recipe
@@ -120,17 +124,49 @@ def quantize_tflite(fp32_path: Path, path: Path, precision: str, calibration: np
                                     num_bits=16, algorithm_key=AlgorithmName.FLOAT_CASTING)
     elif precision == "dynamic_int8":
         tool.load_quantization_recipe(recipe.dynamic_wi8_afp32())
-    elif precision == "int8":
-        tool.load_quantization_recipe(recipe.static_wi8_ai8())
     else:
         raise SpecError(f"unknown TFLite precision '{precision}' (fp16, dynamic_int8, int8)")
-    if tool.need_calibration and (calibration is None or len(calibration) == 0):
-        raise SpecError("full-integer TFLite needs calibration tensors (never random data)")
     with quiet():
-        ranges = calibrate_min_max(fp32_path, tool.get_quantization_recipe(), calibration) \
-            if tool.need_calibration else None
-        quantized = tool.quantize(ranges, enable_progress_bar=False, enable_progress_report=False)
+        quantized = tool.quantize(None, enable_progress_bar=False, enable_progress_report=False)
     return atomic_write_bytes(path, bytes(quantized.quantized_model))
+
+
+class TfliteInt8Quantizer:
+    """Full-integer INT8 (``static_wi8_ai8``, int8 I/O) of one FP32 file; calibrates once, then ``quantize`` may be
+    called many times with different layers left in float (the sensitivity fallback)."""
+
+    def __init__(self, fp32_path: Path, calibration: np.ndarray | None):
+        if calibration is None or len(calibration) == 0:
+            raise SpecError("full-integer TFLite needs calibration tensors (never random data)")
+        silence_logs()
+        with quiet():
+            from ai_edge_quantizer import recipe
+        self.fp32_path, self.calibration = Path(fp32_path), calibration
+        self.recipe = recipe.static_wi8_ai8()
+        self._ranges = None
+
+    def quantize(self, path: Path, float_layers: Sequence[tuple[str, str]] = ()) -> Path:
+        """Writes the INT8 file; ``float_layers``: (TFLite op name, output tensor name) pairs kept in float, with
+        (de)quantize ops around them."""
+        with quiet():
+            from ai_edge_quantizer import quantizer
+
+            tool = quantizer.Quantizer(str(self.fp32_path))
+            tool.load_quantization_recipe(self.recipe + [_float_entry(op, tensor) for op, tensor in float_layers])
+            if self._ranges is None:
+                self._ranges = calibrate_min_max(self.fp32_path, self.recipe, self.calibration)
+            quantized = tool.quantize(self._ranges, enable_progress_bar=False, enable_progress_report=False)
+        return atomic_write_bytes(path, bytes(quantized.quantized_model))
+
+
+def _float_entry(op_name: str, tensor: str) -> dict:
+    """A recipe entry leaving the ``op_name`` op whose output is ``tensor`` in float. An op's scope is its output
+    names joined by ';'; entries later than the '*' one override it."""
+    from ai_edge_quantizer import recipe
+    from ai_edge_quantizer.algorithm_manager import AlgorithmName
+
+    return {"regex": f"(^|;){re.escape(tensor)}($|;)", "operation": recipe.TFLOperationName(op_name),
+            "algorithm_key": AlgorithmName.NO_QUANTIZE}
 
 
 def calibrate_min_max(fp32_path: Path, quantization_recipe: list, calibration: np.ndarray) -> dict:

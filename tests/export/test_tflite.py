@@ -1,0 +1,83 @@
+"""The TFLite float fallback on a real litert-torch file of FSA-Net (random weights): op types LiteRT refuses go
+to float everywhere, layers are matched between the FP32 and INT8 files by name, and the written file is what the
+search kept."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgekit.errors import ModelFileError
+from edgekit.specs import TfliteSection
+
+ELEMENTWISE = ("MUL", "ADD", "SUB", "SUM", "LOGISTIC", "TANH")
+
+
+@pytest.fixture(scope="module")
+def fsanet_tflite(fsanet, tmp_path_factory):
+    import torch
+
+    from edgekit.backend.tflite.loader import convert_fp32
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tflite")
+    faces = np.random.default_rng(0).uniform(-2, 2, size=(12, 3, 64, 64)).astype(np.float32)
+    return convert_fp32(fsanet.eval(), faces, folder / "model.fp32.tflite", "NHWC"), faces, folder
+
+
+def _ops(path):
+    from edgekit.export.tflite_sensitivity import _interpreter
+
+    interpreter = _interpreter(path)
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    return [(op["op_name"], tensors[op["inputs"][0]]["dtype"]) for op in interpreter._get_ops_details()]
+
+
+def test_layers_are_quantized_ops_with_their_inputs_and_sqnr(fsanet_tflite, tmp_path):
+    from edgekit.backend.tflite.loader import TfliteInt8Quantizer
+    from edgekit.export.tflite_sensitivity import quantized_layers, split_layer, sqnr_drop, tensor_sqnr
+
+    fp32, faces, _ = fsanet_tflite
+    images = faces.transpose(0, 2, 3, 1)
+    int8 = TfliteInt8Quantizer(fp32, images).quantize(tmp_path / "int8.tflite")
+    layers, inputs = quantized_layers(int8)
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "DIV"} <= {split_layer(layer)[0] for layer in layers}
+    sqnr = tensor_sqnr(fp32, int8, images[:2])
+    conv = next(layer for layer in layers if layer.startswith("CONV_2D "))
+    assert 0 < sqnr[split_layer(conv)[1]] < 80  # quantized: noisy, but far from noise only
+    assert set(sqnr_drop(layers, inputs, sqnr)) <= set(layers)
+
+
+def test_fallback_forces_refused_ops_to_float_then_keeps_the_unweighted_layers(fsanet, fsanet_tflite, tmp_path):
+    from edgekit.backend.tflite.loader import spec_from_tflite
+    from edgekit.backend.tflite.runner import TFLiteRunner
+    from edgekit.export.tflite import mixed_int8
+
+    fp32, faces, _ = fsanet_tflite
+
+    def gate_delta(path):  # LiteRT's failure for an integer DIV; otherwise error from int8 elementwise ops
+        ops = _ops(path)
+        if any(name == "DIV" and dtype == np.int8 for name, dtype in ops):
+            raise ModelFileError("LiteRT failed to run it (Node number 7 (DIV) failed to invoke.)", path)
+        return 0.5 if any(name in ELEMENTWISE and dtype == np.int8 for name, dtype in ops) else 0.05
+
+    out, lines = tmp_path / "model.int8-mixed.tflite", []
+    record = mixed_int8(fp32, out, tmp_path, fsanet.spec, TfliteSection(), faces, gate_delta, 0.2, 4, lines.append)
+    assert record["float_op_types"] == ["DIV"] and record["passed"] and record["unweighted_in_float"]
+    assert record["delta"] == gate_delta(out) == 0.05
+    assert "integer DIV" in lines[0]
+    assert spec_from_tflite(out) == fsanet.spec  # embedded
+    with TFLiteRunner(str(out), 1) as runner:
+        assert runner.io_dtype == "int8" and all(np.isfinite(o).all() for o in runner.infer(faces[:1]))
+
+
+def test_a_refusal_naming_no_op_is_raised(fsanet, fsanet_tflite, tmp_path):
+    from edgekit.export.tflite import mixed_int8
+
+    fp32, faces, _ = fsanet_tflite
+
+    def gate_delta(path):
+        raise ModelFileError("LiteRT failed to run it (something else)", path)
+
+    with pytest.raises(ModelFileError, match="something else"):
+        mixed_int8(fp32, tmp_path / "m.tflite", tmp_path, fsanet.spec, TfliteSection(), faces, gate_delta, 0.2, 4,
+                   print)
