@@ -76,7 +76,8 @@ def shipped_models(wanted: tuple[str, ...] | None, log: Log) -> tuple[list[str],
 
 
 def export_files(models: list[str], work: Path, log: Log) -> list[BenchFile]:
-    """Both targets per model (the demo's ``export_one``, default calibration); only each target's own format."""
+    """Both targets per model (the demo's ``export_one``, default calibration, the gate on the recipe's validation
+    set: ``edgekit export NAME --target T --eval recipes/NAME.yaml``); only each target's own format."""
     from edgekit.demo.run import export_one
     from edgekit.paths import PROJECT_DIR
     from edgekit.profile.measure import model_files
@@ -86,7 +87,7 @@ def export_files(models: list[str], work: Path, log: Log) -> list[BenchFile]:
     for model in models:
         for target, backend in TARGETS.items():
             calibration = PROJECT_DIR / load_target(target).int8.calibration
-            item = export_one(model, target, work, calibration, log)
+            item = export_one(model, target, work, calibration, log, PROJECT_DIR / "recipes" / f"{model}.yaml")
             files += [BenchFile(model, target, dataclasses.replace(f, label=f"{model}/{target}/{f.path.name}"))
                       for f in model_files(str(item.folder)) if f.backend == backend]
     return files

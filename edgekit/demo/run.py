@@ -64,14 +64,15 @@ def run_demo(out: Path, config: DemoConfig = DemoConfig(), log: Log = print) -> 
     return write_report(out, config, faces, exported, predictions, rows, time.perf_counter() - started)
 
 
-def export_one(model: str, target_name: str, out: Path, calibration: Path, log: Log) -> Exported:
+def export_one(model: str, target_name: str, out: Path, calibration: Path, log: Log,
+               eval_dir: str | Path | None = None) -> Exported:
     from edgekit.export.pipeline import export
     from edgekit.specs import load_target
 
     log(f"\n== export {model} --target {target_name}")
     started = time.perf_counter()
     folder = export(model, load_target(target_name), out / "artifacts" / f"{model}-{target_name}",
-                    calib=str(calibration), log=log)
+                    calib=str(calibration), eval_dir=eval_dir, log=log)
     return Exported(model, target_name, folder, time.perf_counter() - started)
 
 
