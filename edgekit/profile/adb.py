@@ -4,8 +4,10 @@
 Parsed lines of benchmark_model's log (each may carry an ``INFO:`` prefix; times in microseconds):
     Inference timings in us: Init: 3564, First inference: 12003, Warmup (avg): 9876.5, Inference (avg): 9650.12
     count=50 first=10123 curr=9534 min=9421 max=10234 avg=9650.12 std=187 [p5=... median=... p95=...]
-    Memory footprint delta from the start of the tool (MB): init=3.4 overall=10.2
+    Memory footprint delta from the start of the tool (MB): init=3.4 overall=10.2   (older: Peak memory footprint)
     Overall peak memory footprint (MB) via periodic monitoring: 12.3
+Newer builds print a 'count=' line with avg and percentiles for the warm-up run too: the stats are the last one
+before the summary line. Checked against logs of the shapes published with benchmark_model runs (2019-2025).
 """
 from __future__ import annotations
 
@@ -31,20 +33,30 @@ def parse_benchmark_model(text: str, source: str = "benchmark_model output") -> 
     """{'init_ms', 'first_ms', 'warmup_avg_ms', 'mean_ms', 'stats': {count, min, max, std, p50, p90, ...} (ms
     except count), 'peak_memory_mb'}; DataError when there is no 'Inference timings' line."""
     result: dict = {"stats": {}, "peak_memory_mb": None}
+    runs: list[dict] = []  # every 'count=' line: the warm-up run's, then the timed run's
     for line in text.splitlines():
         if "Inference timings in us" in line:
             result.update({_TIMING_KEYS[k]: float(v) / 1e3 for k, v in _TIMINGS.findall(line)})
-        elif re.search(r"\bcount=\d+", line) and "avg=" in line and not result["stats"]:
-            result["stats"] = _stat_tokens(line)  # the first such line is the inference run's
-        elif "peak memory footprint" in line.lower():
-            result["peak_memory_mb"] = float(line.rsplit(":", 1)[1].split()[0])
-        elif "Memory footprint delta" in line and result["peak_memory_mb"] is None:
-            overall = re.search(r"overall=([\d.]+)", line)
-            result["peak_memory_mb"] = float(overall.group(1)) if overall else None
+            result["stats"] = runs[-1] if runs else {}  # the run printed last before the summary
+        elif re.search(r"\bcount=\d+", line) and "avg=" in line:
+            runs.append(_stat_tokens(line))
+        elif "memory footprint" in line.lower():
+            _memory(line, result)
     if "mean_ms" not in result:
         raise DataError("no 'Inference timings in us: ... Inference (avg): X' line: not benchmark_model output",
                         source)
     return result
+
+
+def _memory(line: str, result: dict) -> None:
+    """'Overall peak memory footprint (MB) via periodic monitoring: 12.3' wins over the older
+    '(Peak) memory footprint [delta from the start of the tool] (MB): init=3.4 overall=10.2'."""
+    overall = re.search(r"overall=([\d.eE+-]+)", line)
+    if overall:
+        if result["peak_memory_mb"] is None:
+            result["peak_memory_mb"] = float(overall.group(1))
+    elif "via periodic monitoring" in line:
+        result["peak_memory_mb"] = float(line.rsplit(":", 1)[1].split()[0])
 
 
 def _stat_tokens(line: str) -> dict[str, float]:

@@ -1,5 +1,7 @@
-"""benchmark_model output parsing and the adb fallback. The samples are HAND-WRITTEN in the documented format of
-TensorFlow Lite's benchmark_model log (no Android device is attached here)."""
+"""benchmark_model output parsing and the adb fallback. No Android device is attached here: the samples are
+written in the shapes of benchmark_model logs published with real runs (the warm-up 'count=' line with
+percentiles of newer builds, scientific-notation averages and 'Peak memory footprint' of older ones, logcat
+prefixes), with made-up numbers."""
 from __future__ import annotations
 
 import shutil
@@ -27,6 +29,38 @@ count=50 first=10123 curr=9534 min=9421 max=10234 avg=9650.12 std=187
 Inference timings in us: Init: 3564, First inference: 12003, Warmup (avg): 9876.5, Inference (avg): 9650.12
 Memory footprint delta from the start of the tool (MB): init=3.4 overall=10.2
 """
+
+
+NEWER_BUILD = """\
+INFO: Initialized session in 6.2ms.
+INFO: Running benchmark for at least 1 iterations and at least 0.5 seconds but terminate if exceeding 150 seconds.
+INFO: count=7 first=91000 curr=52000 min=52000 max=91000 avg=60000.5 std=12000 p5=52000 median=53000 p95=91000
+
+INFO: Running benchmark for at least 50 iterations and at least 1 seconds but terminate if exceeding 150 seconds.
+INFO: count=50 first=1.2e+06 curr=1.1e+06 min=1000000 max=1300000 avg=1.15e+06 std=2500 p5=1000500 median=1100000 p95=1250000
+
+INFO: Inference timings in us: Init: 6200, First inference: 91000, Warmup (avg): 60000.5, Inference (avg): 1.15e+06
+INFO: Memory footprint delta from the start of the tool (MB): init=6.3 overall=110.5
+"""
+
+OLDER_BUILD = """\
+I tflite  : count=1 curr=3500000
+I tflite  : count=50 first=2990000 curr=2910000 min=2720000 max=3190000 avg=2.95e+06 std=109000
+I tflite  : Inference timings in us: Init: 17000, First inference: 3500000, Warmup (avg): 3.5e+06, Inference (avg): 2.95e+06
+I tflite  : Peak memory footprint (MB): init=4.9 overall=138.8
+"""
+
+
+def test_the_timed_run_is_the_last_one_before_the_summary():
+    parsed = parse_benchmark_model(NEWER_BUILD)
+    assert parsed["stats"]["count"] == 50 and parsed["stats"]["p50"] == 1100.0  # not the warm-up's 53 ms
+    assert parsed["mean_ms"] == pytest.approx(1150.0) and parsed["peak_memory_mb"] == 110.5
+
+
+def test_older_builds_logcat_prefix_and_peak_memory_with_init_and_overall():
+    parsed = parse_benchmark_model(OLDER_BUILD)
+    assert parsed["stats"]["count"] == 50 and parsed["stats"]["avg"] == pytest.approx(2950.0)
+    assert parsed["mean_ms"] == pytest.approx(2950.0) and parsed["peak_memory_mb"] == 138.8
 
 
 def test_parse_with_percentiles_and_peak_memory():

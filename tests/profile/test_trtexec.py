@@ -1,5 +1,7 @@
-"""trtexec log parsing. The samples below are HAND-WRITTEN in the documented format of trtexec's performance
-summary (TensorRT 8.6 / 10.x); no TensorRT run produced them (TensorRT cannot run on this machine)."""
+"""trtexec log parsing. No TensorRT run produced these samples (TensorRT cannot run on this machine): they are
+written in the shapes of trtexec summaries published with real runs (TensorRT 8.0-10.x: per-run 'Average on N
+runs' lines, 'End-to-End Host Latency', 99th percentile only, scientific-notation throughput), with made-up
+numbers."""
 from __future__ import annotations
 
 import pytest
@@ -25,6 +27,22 @@ TRT8_LOG = """\
 [I] Throughput: 2000 qps
 [I] Latency: min = 0.4 ms, max = 0.9 ms, mean = 0.5 ms, median = 0.48 ms, percentile(99%) = 0.8 ms
 """
+
+
+TRT8_0_LOG = """\
+[07/25/2022-19:02:50] [I] Average on 10 runs - GPU latency: 7.31 ms - Host latency: 16.5 ms (enqueue 0.012 ms)
+[07/25/2022-19:02:56] [I] === Performance summary ===
+[07/25/2022-19:02:56] [I] Throughput: 2.5e+06 qps
+[07/25/2022-19:02:56] [I] Latency: min = 9.4 ms, max = 51.4 ms, mean = 16.58 ms, median = 11.62 ms, percentile(99%) = 47.6 ms
+[07/25/2022-19:02:56] [I] End-to-End Host Latency: min = 9.5 ms, max = 60 ms, mean = 20 ms, median = 15 ms, percentile(99%) = 55 ms
+[07/25/2022-19:02:56] [I] GPU Compute Time: min = 5.99 ms, max = 9.45 ms, mean = 7.35 ms, median = 7.18 ms, percentile(99%) = 9.2 ms
+"""
+
+
+def test_older_summaries_keep_the_latency_line_apart_from_host_and_per_run_lines():
+    parsed = parse_trtexec(TRT8_0_LOG)
+    assert parsed["latency"] == {"min": 9.4, "max": 51.4, "mean": 16.58, "median": 11.62, "p99": 47.6}
+    assert parsed["qps"] == 2.5e6 and parsed["gpu_compute"]["median"] == 7.18
 
 
 def test_trt10_summary_with_batch_8(tmp_path):
