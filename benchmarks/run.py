@@ -1,6 +1,6 @@
 """Accuracy and latency of every shipped model x backend x precision in one run -> docs/BENCHMARKS.md.
 
-    python benchmarks/run.py [--models a,b] [--quick] [--out DIR] [--work DIR]      (also: make bench)
+    python benchmarks/run.py [--models a,b] [--quick] [--out DIR] [--work DIR [--reuse]]      (also: make bench)
 
 For each registered model with shipped weights: export for cpu-x86-int8 (ONNX FP32 + ORT INT8 QDQ) and
 android-arm64-int8 (TFLite FP32 + INT8) with the default calibration, evaluate every produced file on the
@@ -44,6 +44,7 @@ class BenchConfig:
     peak_size: int = 512  # the matmul of the compute floor: (size, size) @ (size, size) float32 (see peak.py)
     peak_repeats: int = 200
     quick: bool = False
+    reuse: bool = False  # keep an artifact of --work that is newer than the model's shipped weights
 
 
 QUICK = {"threads": (1,), "runs": 30, "warmup": 5, "eval_limit": 64, "peak_repeats": 50, "quick": True}
@@ -75,7 +76,7 @@ def shipped_models(wanted: tuple[str, ...] | None, log: Log) -> tuple[list[str],
     return models, skipped
 
 
-def export_files(models: list[str], work: Path, log: Log) -> list[BenchFile]:
+def export_files(models: list[str], work: Path, log: Log, reuse: bool = False) -> list[BenchFile]:
     """Both targets per model (the demo's ``export_one``, default calibration, the gate on the recipe's validation
     set: ``edgekit export NAME --target T --eval recipes/NAME.yaml``); only each target's own format."""
     from edgekit.demo.run import export_one
@@ -86,11 +87,25 @@ def export_files(models: list[str], work: Path, log: Log) -> list[BenchFile]:
     files = []
     for model in models:
         for target, backend in TARGETS.items():
-            calibration = PROJECT_DIR / load_target(target).int8.calibration
-            item = export_one(model, target, work, calibration, log, PROJECT_DIR / "recipes" / f"{model}.yaml")
+            folder = work / "artifacts" / f"{model}-{target}"
+            if not (reuse and _fresh(folder, model)):
+                calibration = PROJECT_DIR / load_target(target).int8.calibration
+                folder = export_one(model, target, work, calibration, log,
+                                    PROJECT_DIR / "recipes" / f"{model}.yaml").folder
+            else:
+                log(f"{folder.name}: reusing the artifact (newer than the shipped weights)")
             files += [BenchFile(model, target, dataclasses.replace(f, label=f"{model}/{target}/{f.path.name}"))
-                      for f in model_files(str(item.folder)) if f.backend == backend]
+                      for f in model_files(str(folder)) if f.backend == backend]
     return files
+
+
+def _fresh(folder: Path, model: str) -> bool:
+    """An artifact written after the model's shipped weights (``--reuse``)."""
+    from edgekit.artifact import MANIFEST
+    from edgekit.train.checkpoint import shipped_weights
+
+    manifest = folder / MANIFEST
+    return manifest.is_file() and manifest.stat().st_mtime > shipped_weights(model).stat().st_mtime
 
 
 def evaluate_files(files: list[BenchFile], limit: int | None, log: Log) -> dict[str, dict]:
@@ -149,7 +164,7 @@ def run(config: BenchConfig, out: Path, work: Path, log: Log = print) -> Path:
     models, skipped = shipped_models(config.models, log)
     if not models:
         raise EdgekitError("no model to benchmark: none of them has shipped weights")
-    files = export_files(models, work, log)
+    files = export_files(models, work, log, config.reuse)
     metrics = evaluate_files(files, config.eval_limit, log)
     write_export_results(files, metrics, config, out, log)
     measurements, peer = profile(files, config, log)
@@ -174,9 +189,13 @@ def parse_args(argv: list[str] | None) -> tuple[BenchConfig, Path, Path | None]:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "docs",
                         help="folder for BENCHMARKS.md and benchmarks/ (default: the checkout's docs/)")
     parser.add_argument("--work", type=Path, help="keep the exported artifacts here (default: a temporary folder)")
+    parser.add_argument("--reuse", action="store_true", help="with --work: keep artifacts newer than the shipped "
+                        "weights instead of exporting again (export early, time later on an idle machine)")
     args = parser.parse_args(argv)
     models = tuple(m.strip() for m in args.models.split(",") if m.strip()) if args.models else None
-    config = BenchConfig(models=models, **(QUICK if args.quick else {}))
+    if args.reuse and args.work is None:
+        parser.error("--reuse needs --work")
+    config = BenchConfig(models=models, reuse=args.reuse, **(QUICK if args.quick else {}))
     return config, args.out, args.work
 
 
