@@ -118,3 +118,21 @@ def test_quick_benchmark_end_to_end(tmp_path, shared_data):
     files = {row["file"] for row in saved["rows"]}
     assert {"model.onnx", "model.int8.onnx", "model.fp32.tflite", "model.int8.tflite"} <= files
     assert all(row["metric"]["count"] == 64 for row in saved["rows"] if row["model"] == "fsanet")
+
+
+def test_reuse_keeps_only_artifacts_newer_than_the_shipped_weights(tmp_path):
+    from edgekit.artifact import MANIFEST
+    from run import _fresh
+
+    weights = (WEIGHTS_DIR / "ssrnet_md.safetensors").stat().st_mtime
+    folder = tmp_path / "artifacts" / "ssrnet_md-cpu-x86-int8"
+    assert not _fresh(folder, "ssrnet_md")  # nothing there
+    folder.mkdir(parents=True)
+    (folder / MANIFEST).write_text("{}")
+    os.utime(folder / MANIFEST, (weights - 10, weights - 10))
+    assert not _fresh(folder, "ssrnet_md")  # older than the weights: export again
+    os.utime(folder / MANIFEST, (weights + 10, weights + 10))
+    assert _fresh(folder, "ssrnet_md")
+    assert parse_args(["--work", str(tmp_path), "--reuse"])[0].reuse
+    with pytest.raises(SystemExit):
+        parse_args(["--reuse"])  # needs --work
