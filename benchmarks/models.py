@@ -90,7 +90,12 @@ def doc() -> Path:
              "with the shipped fp16-stored weights. Landmarks: `../shared/data/ytf68/val` (770 faces; identities "
              "overlap with train), NME % by outer eye corners (36, 45), FR % = NME > 0.1, AUC@0.1. Pose: the 20 % "
              "validation split (seed 0, by image) of `../shared/data/aflw2000/dev` after dropping |angle| > 99°; "
-             "the other 80 % trained the model. MACs are counted on the exported ONNX graph (FLOPs = 2 x MACs).",
+             "the other 80 % trained the model. MACs are counted on the exported ONNX graph (FLOPs = 2 x MACs).", "",
+             "No GPU was lent to this project's sessions so far: every model was trained on the 2-core CPU machine, "
+             "1 thread per run, often 3 to 6 runs side by side (train time is wall time, inflated by that sharing). "
+             "The heavy landmark models got the epochs that fit a session (their recipes say so), far fewer than "
+             "their papers use (PIPNet 60, MobileFAN 60+): their numbers are what that budget gives, not the "
+             "architectures' ceilings.",
              "", "| model | task | input | params (M) | MMACs | MFLOPs | file MB | val metric | epochs | train time | hardware "
              "| command |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
