@@ -23,15 +23,11 @@ def split_layer(layer: str) -> tuple[str, str]:
 
 
 def _interpreter(path: Path):
-    from edgekit.backend.tflite.loader import quiet, silence_logs
+    """Every tensor kept; a file LiteRT cannot load is a ModelFileError (the fallback then gives up cleanly)."""
+    from edgekit.backend.tflite.loader import open_interpreter, silence_logs
 
     silence_logs()
-    with quiet():
-        from ai_edge_litert.interpreter import Interpreter
-
-        interpreter = Interpreter(str(path), num_threads=1, experimental_preserve_all_tensors=True)
-    interpreter.allocate_tensors()
-    return interpreter
+    return open_interpreter(path, 1, all_tensors=True)
 
 
 def _all_tensors(interpreter, image: np.ndarray) -> dict[str, np.ndarray] | None:

@@ -81,3 +81,13 @@ def test_a_refusal_naming_no_op_is_raised(fsanet, fsanet_tflite, tmp_path):
     with pytest.raises(ModelFileError, match="something else"):
         mixed_int8(fp32, tmp_path / "m.tflite", tmp_path, fsanet.spec, TfliteSection(), faces, gate_delta, 0.2, 4,
                    print)
+
+
+def test_a_file_litert_cannot_load_is_a_model_file_error(fsanet_tflite, tmp_path):
+    from edgekit.export.tflite_sensitivity import quantized_layers
+
+    fp32, _, _ = fsanet_tflite
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(fp32.read_bytes()[:4096])  # e.g. quantization parameters LiteRT rejects at load
+    with pytest.raises(ModelFileError, match="LiteRT cannot load it"):
+        quantized_layers(broken)

@@ -69,8 +69,9 @@ def _flush_c_stdio() -> None:
         pass
 
 
-def open_interpreter(path: str | Path, threads: int | None = None):
-    """An allocated ai-edge-litert Interpreter (XNNPACK is its default CPU delegate); bad files -> ModelFileError."""
+def open_interpreter(path: str | Path, threads: int | None = None, all_tensors: bool = False):
+    """An allocated ai-edge-litert Interpreter (XNNPACK is its default CPU delegate); bad files -> ModelFileError.
+    ``all_tensors``: keep every intermediate tensor readable after ``invoke`` (sensitivity analysis)."""
     from ai_edge_litert.interpreter import Interpreter
 
     path = Path(path)
@@ -78,7 +79,8 @@ def open_interpreter(path: str | Path, threads: int | None = None):
         raise ModelFileError("file not found", path)
     try:
         with quiet():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
-            interpreter = Interpreter(model_path=str(path), num_threads=threads)
+            interpreter = Interpreter(model_path=str(path), num_threads=threads,
+                                      experimental_preserve_all_tensors=all_tensors)
             interpreter.allocate_tensors()
     except Exception as exc:  # ValueError "Model provided has model identifier ..." / RuntimeError
         message = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
