@@ -90,8 +90,8 @@ def mixed_int8(base: Path, out: Path, work: Path, spec: ModelSpec, section: Tfli
 
     images = to_layout(calibration, spec.preprocess.layout, section.layout)
     quantizer = TfliteInt8Quantizer(base, images)
-    layers, inputs = quantized_layers(quantizer.quantize(work / "probe.int8.tflite"))
-    forced, delta = _runnable(quantizer, out, layers, gate_delta, log)
+    layers, inputs = quantized_layers(quantizer.quantize(out))
+    forced, delta = _runnable(quantizer, out, layers, gate_delta, log)  # ``out`` now holds that file
 
     def write(kept: list[str]) -> None:
         quantizer.quantize(out, [split_layer(layer) for layer in forced + kept])
@@ -104,7 +104,6 @@ def mixed_int8(base: Path, out: Path, work: Path, spec: ModelSpec, section: Tfli
 
     candidates = [layer for layer in layers if layer not in forced]
     unweighted = [layer for layer in candidates if split_layer(layer)[0] not in WEIGHTED_TFLITE]
-    write([])
     drops = sqnr_drop(layers, inputs, tensor_sqnr(base, out, images[:SQNR_IMAGES]))
     record = keep_in_float(candidates, drops, write, written_delta, delta, budget, max_layers, FALLBACK_TRIALS, log,
                            unweighted)
@@ -116,13 +115,13 @@ def mixed_int8(base: Path, out: Path, work: Path, spec: ModelSpec, section: Tfli
 
 def _runnable(quantizer, out: Path, layers: list[str], gate_delta: Callable[[Path], float],
               log: Callable[[str], None]) -> tuple[list[str], float]:
-    """(layers forced to float so that LiteRT runs the file, its gate delta): each op type LiteRT names in a
-    failure goes to float; the error is raised when it names none, or one already in float."""
+    """(layers forced to float so that LiteRT runs ``out``, its gate delta), starting from the all-INT8 ``out``:
+    each op type LiteRT names in a failure goes to float; the error is raised when it names none, or one already
+    in float. ``out`` is left holding the file that ran."""
     from edgekit.export.tflite_sensitivity import split_layer
 
     forced: list[str] = []
     while True:
-        quantizer.quantize(out, [split_layer(layer) for layer in forced])
         try:
             return forced, gate_delta(out)
         except ModelFileError as exc:
@@ -133,6 +132,7 @@ def _runnable(quantizer, out: Path, layers: list[str], gate_delta: Callable[[Pat
                 raise
             forced += more
             log(f"  sensitivity: LiteRT cannot run the integer {op}: all {len(more)} {op} ops stay in float")
+            quantizer.quantize(out, [split_layer(layer) for layer in forced])
 
 
 def file_parity(path: Path, spec: ModelSpec, faces: np.ndarray, matrices: np.ndarray,

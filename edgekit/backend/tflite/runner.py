@@ -71,6 +71,7 @@ class TFLiteRunner(Runner):
         if len(inputs) != 1:
             raise ModelFileError(f"expected one input tensor, found {len(inputs)}", self.path)
         self.input_detail = inputs[0]
+        self.image_shape = tuple(int(d) for d in self.input_detail["shape"][1:])  # checked on every call
         self.layout = check_input_shape(list(self.input_detail["shape"]), self.spec, self.path)
         outputs = self._output_details(interpreter)
         if len(outputs) != len(self.spec.head.outputs):
@@ -100,7 +101,7 @@ class TFLiteRunner(Runner):
         return self.open().layout
 
     def _infer(self, batch: np.ndarray) -> Sequence[np.ndarray]:
-        if batch.shape[1:] != tuple(self.input_detail["shape"][1:]):  # in the spec's layout, not the file's
+        if batch.shape[1:] != self.image_shape:  # in the spec's layout, not the file's
             batch = to_layout(batch, self.spec.preprocess.layout, self.layout)
         self.interpreter.set_tensor(self.input_detail["index"], quantize(batch, self.input_detail))
         try:
