@@ -9,6 +9,9 @@ cached, so re-quantizing with nodes left in float (the sensitivity fallback) cos
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
+import io
 import logging
 from pathlib import Path
 from typing import Iterable, Literal
@@ -52,14 +55,22 @@ class _TensorReader(CalibrationDataReader):
 
 @contextlib.contextmanager
 def _quiet_ort():
-    """ORT quantization logs benign warnings (QInt8 activations, int64 shape tensors) through logging."""
+    """ORT quantization logs benign warnings (QInt8 activations, int64 shape tensors) through logging, and its
+    histogram calibrators print progress lines ("Collecting tensor data and making histogram ...")."""
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
     try:
-        yield
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
     finally:
         root.setLevel(level)
+
+
+def _ranges_path(work: Path, int8: Int8Section, activations: str) -> Path:
+    """The ranges cache of one calibration (method, percentile, activation type)."""
+    method = f"percentile{int8.percentile:g}" if int8.method == "percentile" else int8.method
+    return work / f"ranges-{method}-{activations}.json"
 
 
 class QdqQuantizer:
@@ -76,7 +87,7 @@ class QdqQuantizer:
         self.spec, self.int8, self.activations = spec, int8, activations
         work.mkdir(parents=True, exist_ok=True)
         self.prepared = work / "prepared.onnx"  # BN folded, shapes inferred: what gets quantized
-        self.ranges = work / f"ranges-{int8.method}-{activations}.json"
+        self.ranges = _ranges_path(work, int8, activations)
         with _quiet_ort():
             quant_pre_process(str(fp32_path), str(self.prepared))
         graph = load_onnx(self.prepared).graph
@@ -84,6 +95,13 @@ class QdqQuantizer:
         batch = graph.input[0].type.tensor_type.shape.dim[0]
         self.batch = batch.dim_value if batch.HasField("dim_value") and batch.dim_value > 0 else 16
         self.node_names = [node.name for node in graph.node]
+
+    def with_percentile(self, percentile: float) -> "QdqQuantizer":
+        """The same prepared model calibrated with Percentile ranges (the recalibration fallback)."""
+        other = copy.copy(self)
+        other.int8 = dataclasses.replace(self.int8, method="percentile", percentile=percentile)
+        other.ranges = _ranges_path(self.ranges.parent, other.int8, self.activations)
+        return other
 
     def quantize(self, path: Path, calibration: np.ndarray | None = None, exclude: Iterable[str] = ()) -> Path:
         """Write the QDQ model to ``path`` (spec embedded). ``calibration`` (N, ...) float32 tensors are needed

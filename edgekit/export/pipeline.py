@@ -8,6 +8,7 @@ was and no partial folder).
 from __future__ import annotations
 
 import dataclasses
+import math
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,11 +77,28 @@ class Export:
         return self.latency[path.name]
 
     def gate_file(self, path: Path) -> dict:
+        """Gate a file of the artifact; its result goes into the manifest."""
+        self.results[path.name] = self.gate_trial(path)
+        return self.results[path.name]
+
+    def gate_trial(self, path: Path) -> dict:
+        """Gate any file (a trial outside the artifact too), recording nothing."""
         from edgekit.runtime.source import runner_for_file
 
         with runner_for_file(path, self.threads, self.spec) as runner:
-            self.results[path.name] = self.gate.check(runner)
-        return self.results[path.name]
+            return self.gate.check(runner)
+
+    def trial_delta(self, path: Path) -> float:
+        """The gate's delta of a trial file; inf when its runtime cannot run it."""
+        try:
+            return self.gate_trial(path)["delta"]
+        except ModelFileError:
+            return math.inf
+
+    def percentiles(self) -> tuple[float, ...]:
+        """The recalibration percentiles, less the target's own calibration."""
+        own = self.int8.percentile if self.int8.method == "percentile" else None
+        return tuple(p for p in self.int8.recalibrate if p != own)
 
 
 # ----------------------------------------------------------------------------- stages
@@ -140,30 +158,77 @@ def stage_gate(ex: Export) -> None:
         result = ex.gate_file(qdq)
         ex.measure(qdq)
         ex.log(f"gate: {qdq.name} {_gate_text(result)}")
-        if not result["passed"] and int8.fallback:
-            _fallback(ex, qdq)
+        if not result["passed"]:
+            _fallback(ex, qdq, result["delta"])
 
 
-def _fallback(ex: Export, qdq: Path) -> None:
+def _fallback(ex: Export, qdq: Path, delta: float) -> None:
+    """Recalibration, then (if still over budget) layers kept in float, starting from the best calibration."""
     from edgekit.export.sensitivity import fallback
 
+    quantizers = {}
+
+    def write(percentile: float) -> Path:
+        quantizers[percentile] = ex.quantizer.with_percentile(percentile)
+        return quantizers[percentile].quantize(ex.work / "qdq" / f"int8-p{percentile:g}.onnx",
+                                               ex.calibration.calib.tensors)
+
+    ex.log(f"sensitivity: {qdq.name} is over budget")
+    best, path = _recalibrate(ex, write, delta, "onnx", ex.spec.preprocess.layout)
+    if ex.results.get(path.name, {}).get("passed") or not ex.int8.fallback:
+        return
+    quantizer = quantizers.get(best, ex.quantizer)
     mixed = ex.folder / "model.int8-mixed.onnx"
-    ex.log(f"sensitivity: {qdq.name} is over budget, keeping the most sensitive layers in float")
-    record = fallback(ex.quantizer, qdq, mixed, ex.calibration.calib.tensors, ex.work / "qdq",
-                      lambda path: ex.gate_file(path)["delta"], ex.gate.budget, ex.int8.max_float_layers,
-                      log=ex.log)
-    _add_mixed(ex, mixed, "onnx", ex.spec.preprocess.layout, record, "sensitivity", ex.latency[qdq.name])
+    ex.log("sensitivity: keeping the most sensitive layers in float")
+    record = fallback(quantizer, path, mixed, ex.calibration.calib.tensors, ex.work / "qdq",
+                      lambda file: ex.gate_file(file)["delta"], ex.gate.budget, ex.int8.max_float_layers, log=ex.log)
+    _add_mixed(ex, mixed, "onnx", ex.spec.preprocess.layout, {**record, "calibration": _calibration_name(ex, best)},
+               "sensitivity", ex.latency[qdq.name])
+
+
+def _recalibrate(ex: Export, write: Callable[[float], Path], delta: float, format: str,
+                 layout: str) -> tuple[float | None, Path]:
+    """Step 0 of the fallback: Percentile ranges; a recalibrated file within budget is shipped as
+    ``model.int8-pP.<ext>``. ``write(p)`` writes a file with the spec embedded. Returns (the best percentile or None, the best all-INT8 file so far)."""
+    from edgekit.export.sensitivity import recalibrate
+
+    suffix = ".tflite" if format == "tflite" else ".onnx"
+    start = ex.folder / f"model.int8{suffix}"
+    best, path, record = recalibrate(ex.percentiles(), write, ex.trial_delta, delta, ex.gate.budget, ex.log)
+    ex.check("recalibration" if format == "onnx" else "recalibration_tflite", record)
+    if best is None:
+        return None, start
+    if not record["passed"]:
+        return best, path
+    shipped = ex.folder / f"model.int8-p{best:g}{suffix}"
+    path.replace(shipped)
+    _add_quantized(ex, shipped, format, layout, "int8", f"{_calibration_name(ex, best)} (recalibrated: "
+                   f"{_calibration_name(ex, None)} was over budget)")
+    ex.log(f"recalibration: {shipped.name} within budget")
+    return best, shipped
+
+
+def _calibration_name(ex: Export, percentile: float | None) -> str:
+    if percentile is not None:
+        return f"percentile {percentile:g} ranges"
+    return f"percentile {ex.int8.percentile:g} ranges" if ex.int8.method == "percentile" else f"{ex.int8.method} ranges"
+
+
+def _add_quantized(ex: Export, path: Path, format: str, layout: str, precision: str, notes: str) -> float:
+    """Gate, time and list a quantized file made by the fallback; returns its latency."""
+    ex.gate_file(path)
+    latency = ex.measure(path)
+    ex.add(path, format, precision=precision, layout=layout, notes=notes)
+    return latency
 
 
 def _add_mixed(ex: Export, mixed: Path, format: str, layout: str, record: dict, check: str,
                reference: float | None) -> None:
     """Gate, time and list a fallback file; ``reference``: the all-INT8 file's latency (the cost's baseline)."""
-    ex.gate_file(mixed)
-    latency = ex.measure(mixed)
+    latency = _add_quantized(ex, mixed, format, layout, "mixed",
+                             f"INT8 ({record['calibration']}) with {len(record['float_layers'])} layers in float")
     cost = None if reference is None else latency - reference
     record["latency_cost_ms"] = cost
-    ex.add(mixed, format, precision="mixed", layout=layout,
-           notes=f"INT8 with {len(record['float_layers'])} layers in float")
     ex.check(check, record)
     state = "within budget" if record["passed"] else "STILL OVER BUDGET"
     cost_text = "" if cost is None else f", latency cost {cost:+.3f} ms"
@@ -200,27 +265,44 @@ def stage_tflite(ex: Export) -> None:
             over_budget |= item.precision == "int8" and not result["passed"]
         ex.log(text)
     ex.check("parity", parities)
-    if over_budget and ex.int8.fallback:
+    if over_budget:
         _tflite_fallback(ex, section)
 
 
 def _tflite_fallback(ex: Export, section) -> None:
+    """As ``_fallback`` for the full-integer TFLite file (which may not even run: then its delta is inf)."""
+    from edgekit.backend.base import to_layout
+    from edgekit.backend.tflite.loader import embed_spec
     from edgekit.export.tflite import base_path, mixed_int8
+    from edgekit.export.tflite_calibrate import TfliteInt8Quantizer
 
+    base = base_path(section, ex.folder, ex.work)
+    images = to_layout(ex.calibration.calib.tensors, ex.spec.preprocess.layout, section.layout)
+    quantizers = {}
+
+    def write(percentile: float) -> Path:
+        quantizers[percentile] = TfliteInt8Quantizer(base, images, percentile)
+        path = quantizers[percentile].quantize(ex.work / f"int8-p{percentile:g}.tflite")
+        embed_spec(path, ex.spec)
+        return path
+
+    ex.log("sensitivity: the full-integer TFLite file is over budget or does not run")
+    delta = ex.results.get("model.int8.tflite", {}).get("delta", math.inf)
+    best, path = _recalibrate(ex, write, delta, "tflite", section.layout)
+    if ex.results.get(path.name, {}).get("passed") or not ex.int8.fallback:
+        return
     mixed = ex.folder / "model.int8-mixed.tflite"
-    ex.log("sensitivity: the full-integer TFLite file is over budget or does not run, keeping the layers whose "
-           "quantization costs most in float")
+    ex.log("sensitivity: keeping the layers whose quantization costs most in float")
     try:
-        record = mixed_int8(base_path(section, ex.folder, ex.work), mixed, ex.work, ex.spec, section,
-                            ex.calibration.calib.tensors, lambda path: ex.gate_file(path)["delta"], ex.gate.budget,
-                            ex.int8.max_float_layers, ex.log)
+        record = mixed_int8(quantizers.get(best) or TfliteInt8Quantizer(base, images), mixed, ex.spec,
+                            lambda file: ex.gate_file(file)["delta"], ex.gate.budget, ex.int8.max_float_layers, ex.log)
     except ModelFileError as exc:
         mixed.unlink(missing_ok=True)
         ex.check("tflite_failed", {**ex.manifest.checks.get("tflite_failed", {}), mixed.name: exc.message})
         ex.log(f"sensitivity: no runnable mixed TFLite file, not shipped: {exc.message}")
         return
-    _add_mixed(ex, mixed, "tflite", section.layout, record, "sensitivity_tflite",
-               reference=ex.latency.get("model.int8.tflite", ex.latency.get("model.fp32.tflite")))
+    _add_mixed(ex, mixed, "tflite", section.layout, {**record, "calibration": _calibration_name(ex, best)},
+               "sensitivity_tflite", reference=ex.latency.get("model.int8.tflite", ex.latency.get("model.fp32.tflite")))
 
 
 def stage_tensorrt(ex: Export) -> None:

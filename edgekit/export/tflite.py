@@ -42,7 +42,8 @@ def export_tflite(model, section: TfliteSection, folder: Path, work: Path, calib
                   threads: int | None = None) -> list[TfliteFile]:
     """Write ``section.precisions`` into ``folder``; ``calibration`` and ``faces`` are float32 in the spec's layout,
     ``reference`` the ONNX FP32 outputs on ``faces`` (with crop ``matrices``)."""
-    from edgekit.backend.tflite.loader import convert_fp32, embed_spec, quantize_tflite
+    from edgekit.backend.tflite.loader import convert_fp32, embed_spec
+    from edgekit.export.tflite_calibrate import quantize_tflite
 
     spec: ModelSpec = model.spec
     base = base_path(section, folder, work)
@@ -73,23 +74,22 @@ def base_path(section: TfliteSection, folder: Path, work: Path) -> Path:
     return folder / file_name("fp32") if "fp32" in section.precisions else work / "base.fp32.tflite"
 
 
-def mixed_int8(base: Path, out: Path, work: Path, spec: ModelSpec, section: TfliteSection,
-               calibration: np.ndarray, gate_delta: Callable[[Path], float], budget: float, max_layers: int,
-               log: Callable[[str], None]) -> dict:
-    """The TFLite float fallback: full-integer INT8 of ``base`` with layers kept in float until ``gate_delta(file)``
-    (the gate's metric delta; raises ModelFileError when LiteRT cannot run the file) is within ``budget``.
+def mixed_int8(quantizer, out: Path, spec: ModelSpec, gate_delta: Callable[[Path], float], budget: float,
+               max_layers: int, log: Callable[[str], None]) -> dict:
+    """The TFLite float fallback: ``quantizer``'s (a ``TfliteInt8Quantizer``) full-integer INT8 with layers kept in
+    float until ``gate_delta(file)`` (the gate's metric delta; raises ModelFileError when LiteRT cannot run the
+    file) is within ``budget``.
 
     1. An op type whose integer kernel LiteRT refuses on some input (a quantized DIV whose divisor rounds to its
        zero point) stays in float everywhere: the file has to run on every face, not just these.
     2. ``keep_in_float``: the layers without weights together, then the greedy per-layer fallback ranked by the
        SQNR each layer's quantization costs.
     Writes ``out`` (spec embedded); returns the sensitivity record for the manifest."""
-    from edgekit.backend.tflite.loader import TfliteInt8Quantizer, embed_spec
+    from edgekit.backend.tflite.loader import embed_spec
     from edgekit.export.sensitivity import keep_in_float
     from edgekit.export.tflite_sensitivity import quantized_layers, split_layer, sqnr_drop, tensor_sqnr
 
-    images = to_layout(calibration, spec.preprocess.layout, section.layout)
-    quantizer = TfliteInt8Quantizer(base, images)
+    images = quantizer.calibration
     layers, inputs = quantized_layers(quantizer.quantize(out))
     forced, delta = _runnable(quantizer, out, layers, gate_delta, log)  # ``out`` now holds that file
 
@@ -104,7 +104,7 @@ def mixed_int8(base: Path, out: Path, work: Path, spec: ModelSpec, section: Tfli
 
     candidates = [layer for layer in layers if layer not in forced]
     unweighted = [layer for layer in candidates if split_layer(layer)[0] not in WEIGHTED_TFLITE]
-    drops = sqnr_drop(layers, inputs, tensor_sqnr(base, out, images[:SQNR_IMAGES]))
+    drops = sqnr_drop(layers, inputs, tensor_sqnr(quantizer.fp32_path, out, images[:SQNR_IMAGES]))
     record = keep_in_float(candidates, drops, write, written_delta, delta, budget, max_layers, FALLBACK_TRIALS, log,
                            unweighted)
     record["float_op_types"] = sorted({split_layer(layer)[0] for layer in forced})

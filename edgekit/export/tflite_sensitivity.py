@@ -22,7 +22,7 @@ def split_layer(layer: str) -> tuple[str, str]:
     return op, tensor
 
 
-def _interpreter(path: Path):
+def open_all_tensors(path: Path):
     """Every tensor kept; a file LiteRT cannot load is a ModelFileError (the fallback then gives up cleanly)."""
     from edgekit.backend.tflite.loader import open_interpreter, silence_logs
 
@@ -30,7 +30,7 @@ def _interpreter(path: Path):
     return open_interpreter(path, 1, all_tensors=True)
 
 
-def _all_tensors(interpreter, image: np.ndarray) -> dict[str, np.ndarray] | None:
+def all_tensors(interpreter, image: np.ndarray) -> dict[str, np.ndarray] | None:
     """{name: float32 value} of every tensor after one run on ``image`` (file layout, no batch axis); None when
     LiteRT fails on it (a quantized op it cannot run on this input)."""
     from edgekit.backend.tflite.runner import dequantize, quantize
@@ -52,11 +52,11 @@ def _all_tensors(interpreter, image: np.ndarray) -> dict[str, np.ndarray] | None
 
 def tensor_sqnr(fp32_path: Path, int8_path: Path, images: np.ndarray) -> dict[str, float]:
     """{tensor name: SQNR dB of the INT8 file's tensor vs the FP32 file's} over ``images`` (file layout)."""
-    reference, quantized = _interpreter(fp32_path), _interpreter(int8_path)
+    reference, quantized = open_all_tensors(fp32_path), open_all_tensors(int8_path)
     signal: dict[str, float] = {}
     noise: dict[str, float] = {}
     for image in images:
-        floats, ints = _all_tensors(reference, image), _all_tensors(quantized, image)
+        floats, ints = all_tensors(reference, image), all_tensors(quantized, image)
         if floats is None or ints is None:
             continue
         for name, value in ints.items():
@@ -75,7 +75,7 @@ def quantized_layers(int8_path: Path) -> tuple[list[str], dict[str, list[str]]]:
     from ai_edge_quantizer.qtyping import TFLOperationName
 
     known = {op.value for op in TFLOperationName}
-    interpreter = _interpreter(int8_path)
+    interpreter = open_all_tensors(int8_path)
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
     ops = interpreter._get_ops_details()  # noqa: SLF001 (LiteRT's only op listing)
     producers = {out: op for op in ops for out in op["outputs"]}

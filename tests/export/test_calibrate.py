@@ -55,3 +55,25 @@ def test_ranges_are_reused_and_random_data_never_used(pfld, pfld_onnx, pfld_cali
     again = quantizer.quantize(tmp_path / "b.onnx")  # no tensors: the cached ranges are used
     assert first.read_bytes() == again.read_bytes()
     assert "same scales as MinMax" in quantizer.record(16)["note"]
+
+
+def _activation_scales(path) -> dict[str, float]:
+    """{quantized activation: scale} of a QDQ file (weights are initializers, left out)."""
+    model = onnx.load(str(path))
+    arrays = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    return {n.input[0]: float(arrays[n.input[1]]) for n in model.graph.node
+            if n.op_type == "QuantizeLinear" and n.input[0] not in arrays}
+
+
+def test_percentile_recalibration_narrows_ranges_on_the_same_prepared_model(pfld, pfld_onnx, pfld_calibration,
+                                                                            small_int8, tmp_path):
+    quantizer = QdqQuantizer(pfld_onnx, pfld.spec, small_int8, tmp_path / "work")
+    minmax = _activation_scales(quantizer.quantize(tmp_path / "a.onnx", pfld_calibration.calib.tensors))
+    clipped = quantizer.with_percentile(99.0)
+    assert clipped.prepared == quantizer.prepared and clipped.ranges != quantizer.ranges  # own ranges cache
+    assert clipped.record(16)["method"] == "percentile" and clipped.record(16)["percentile"] == 99.0
+    narrowed = _activation_scales(clipped.quantize(tmp_path / "b.onnx", pfld_calibration.calib.tensors))
+    assert narrowed.keys() == minmax.keys()
+    assert all(narrowed[name] <= minmax[name] * 1.0001 for name in minmax)  # never wider than min/max
+    assert sum(narrowed[name] < minmax[name] * 0.9 for name in minmax) > len(minmax) / 2
+    assert quantizer.record(16)["method"] == "minmax"  # the original is untouched

@@ -85,3 +85,41 @@ def test_tflite_export_gates_the_full_integer_file(pfld, small_int8, faces_dir, 
     assert "model.int8.tflite" in manifest.checks["gate"]["files"]
     assert "model.int8.onnx" not in files  # TFLite targets make their INT8 in LiteRT
     assert manifest.files[0].format == "tflite"
+
+
+def test_over_budget_int8_is_recalibrated_and_the_trial_recorded(pfld, small_int8, faces_dir, tmp_path):
+    int8 = dataclasses.replace(small_int8, budget_nme=-100.0, recalibrate=(99.9,), fallback=False)
+    target = Target(name="test-cpu", runtime="onnxruntime", onnx=OnnxSection(parity_images=4), int8=int8)
+    lines = []
+    manifest = read_manifest(pipeline.export(pfld, target, tmp_path / "art", calib=str(faces_dir),
+                                             log=lines.append))
+    record = manifest.checks["recalibration"]
+    assert record["method"] == "percentile" and list(record["tried"]) == ["99.9"] and not record["passed"]
+    assert isinstance(record["tried"]["99.9"], float)
+    assert any("recalibration: percentile 99.9 ranges -> delta" in line for line in lines)
+    assert {f.path for f in manifest.models()} == {"model.onnx", "model.int8.onnx"}  # failed trials not shipped
+    assert "sensitivity" not in manifest.checks  # fallback: false
+    assert manifest.checks["selected"] == "model.onnx"
+
+
+def test_a_recalibrated_file_within_budget_is_shipped_and_selected(pfld, small_int8, faces_dir, tmp_path):
+    def export(budget, percentiles, name):
+        int8 = dataclasses.replace(small_int8, budget_nme=budget, recalibrate=percentiles, fallback=False)
+        target = Target(name="test-cpu", runtime="onnxruntime", onnx=OnnxSection(parity_images=4), int8=int8)
+        return read_manifest(pipeline.export(pfld, target, tmp_path / name, calib=str(faces_dir),
+                                             log=lambda _: None))
+
+    probe = export(-100.0, (99.9, 99.0, 98.0), "probe")  # every trial's delta, nothing passes
+    minmax = probe.checks["gate"]["files"]["model.int8.onnx"]["delta"]
+    tried = {float(p): d for p, d in probe.checks["recalibration"]["tried"].items()}
+    percentile = min(tried, key=tried.get)
+    if tried[percentile] >= minmax:
+        pytest.skip(f"no percentile beat min/max on these faces ({tried} vs {minmax})")
+    manifest = export((minmax + tried[percentile]) / 2, (percentile,), "art")  # only the recalibrated file passes
+    name = f"model.int8-p{percentile:g}.onnx"
+    files = {f.path: f for f in manifest.models()}
+    assert files[name].precision == "int8" and "recalibrated: minmax ranges was over budget" in files[name].notes
+    assert manifest.checks["gate"]["files"][name]["passed"] and not manifest.checks["gate"]["files"][
+        "model.int8.onnx"]["passed"]
+    assert manifest.checks["selected"] == name == manifest.files[0].path
+    assert manifest.checks["recalibration"]["chosen"] == percentile

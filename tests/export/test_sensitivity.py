@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -12,7 +13,8 @@ from onnx import TensorProto, helper, numpy_helper
 from edgekit.backend.onnxruntime.runner import OnnxRuntimeRunner
 from edgekit.export.calibrate import QdqQuantizer
 from edgekit.export.gate import Gate
-from edgekit.export.sensitivity import fallback, keep_in_float, output_nodes, quantized_nodes, sqnr_drop, tensor_sqnr
+from edgekit.export.sensitivity import (fallback, keep_in_float, output_nodes, quantized_nodes, recalibrate, sqnr_drop,
+                                        tensor_sqnr)
 
 
 def _conv_reshape_graph():
@@ -115,3 +117,25 @@ def test_the_per_layer_search_goes_on_when_the_group_does_not_help():
     record, written = _fake_search(lambda kept: 0.1 if "conv2" in kept else 0.5, candidates, tail)
     assert record["passed"] and not record["unweighted_in_float"] and record["float_layers"] == ["conv2"]
     assert written[-1] == {"conv2"}
+
+
+def test_recalibration_stops_at_the_first_percentile_within_budget():
+    deltas = {99.99: 0.5, 99.9: 0.05, 99.0: 0.01}
+    written, lines = [], []
+
+    def write(percentile):
+        written.append(percentile)
+        return Path(f"p{percentile}.onnx")
+
+    best, path, record = recalibrate((99.99, 99.9, 99.0), write, lambda p: deltas[float(p.stem[1:])], 2.0, 0.1,
+                                     lines.append)
+    assert (best, path, written) == (99.9, Path("p99.9.onnx"), [99.99, 99.9])  # 99.0 never tried
+    assert record == {"method": "percentile", "tried": {"99.99": 0.5, "99.9": 0.05}, "chosen": 99.9, "delta": 0.05,
+                      "passed": True}
+    assert len(lines) == 2
+
+
+def test_recalibration_that_never_helps_keeps_the_targets_calibration():
+    best, path, record = recalibrate((99.9,), lambda p: Path("x.tflite"), lambda p: math.inf, 0.4, 0.1, print)
+    assert best is None and path is None  # the file that does not run is not "better"
+    assert record["tried"] == {"99.9": None} and record["delta"] == 0.4 and not record["passed"]

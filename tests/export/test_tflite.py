@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from edgekit.errors import ModelFileError
-from edgekit.specs import TfliteSection
 
 ELEMENTWISE = ("MUL", "ADD", "SUB", "SUM", "LOGISTIC", "TANH")
 
@@ -25,15 +24,15 @@ def fsanet_tflite(fsanet, tmp_path_factory):
 
 
 def _ops(path):
-    from edgekit.export.tflite_sensitivity import _interpreter
+    from edgekit.export.tflite_sensitivity import open_all_tensors
 
-    interpreter = _interpreter(path)
+    interpreter = open_all_tensors(path)
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
     return [(op["op_name"], tensors[op["inputs"][0]]["dtype"]) for op in interpreter._get_ops_details()]
 
 
 def test_layers_are_quantized_ops_with_their_inputs_and_sqnr(fsanet_tflite, tmp_path):
-    from edgekit.backend.tflite.loader import TfliteInt8Quantizer
+    from edgekit.export.tflite_calibrate import TfliteInt8Quantizer
     from edgekit.export.tflite_sensitivity import quantized_layers, split_layer, sqnr_drop, tensor_sqnr
 
     fp32, faces, _ = fsanet_tflite
@@ -51,6 +50,7 @@ def test_fallback_forces_refused_ops_to_float_then_keeps_the_unweighted_layers(f
     from edgekit.backend.tflite.loader import spec_from_tflite
     from edgekit.backend.tflite.runner import TFLiteRunner
     from edgekit.export.tflite import mixed_int8
+    from edgekit.export.tflite_calibrate import TfliteInt8Quantizer
 
     fp32, faces, _ = fsanet_tflite
 
@@ -61,7 +61,8 @@ def test_fallback_forces_refused_ops_to_float_then_keeps_the_unweighted_layers(f
         return 0.5 if any(name in ELEMENTWISE and dtype == np.int8 for name, dtype in ops) else 0.05
 
     out, lines = tmp_path / "model.int8-mixed.tflite", []
-    record = mixed_int8(fp32, out, tmp_path, fsanet.spec, TfliteSection(), faces, gate_delta, 0.2, 4, lines.append)
+    quantizer = TfliteInt8Quantizer(fp32, faces.transpose(0, 2, 3, 1))
+    record = mixed_int8(quantizer, out, fsanet.spec, gate_delta, 0.2, 4, lines.append)
     assert record["float_op_types"] == ["DIV"] and record["passed"] and record["unweighted_in_float"]
     assert record["delta"] == gate_delta(out) == 0.05
     assert "integer DIV" in lines[0]
@@ -72,6 +73,7 @@ def test_fallback_forces_refused_ops_to_float_then_keeps_the_unweighted_layers(f
 
 def test_a_refusal_naming_no_op_is_raised(fsanet, fsanet_tflite, tmp_path):
     from edgekit.export.tflite import mixed_int8
+    from edgekit.export.tflite_calibrate import TfliteInt8Quantizer
 
     fp32, faces, _ = fsanet_tflite
 
@@ -79,8 +81,8 @@ def test_a_refusal_naming_no_op_is_raised(fsanet, fsanet_tflite, tmp_path):
         raise ModelFileError("LiteRT failed to run it (something else)", path)
 
     with pytest.raises(ModelFileError, match="something else"):
-        mixed_int8(fp32, tmp_path / "m.tflite", tmp_path, fsanet.spec, TfliteSection(), faces, gate_delta, 0.2, 4,
-                   print)
+        mixed_int8(TfliteInt8Quantizer(fp32, faces.transpose(0, 2, 3, 1)), tmp_path / "m.tflite", fsanet.spec,
+                   gate_delta, 0.2, 4, print)
 
 
 def test_a_file_litert_cannot_load_is_a_model_file_error(fsanet_tflite, tmp_path):

@@ -1,5 +1,5 @@
-"""LiteRT files: litert-torch FP32 conversion, ai-edge-quantizer variants (FP16 weights, dynamic-range INT8,
-full-integer INT8), the spec in TFLite metadata, and the interpreter with edgekit's settings.
+"""LiteRT files: litert-torch FP32 conversion, the spec in TFLite metadata, and the interpreter with edgekit's
+settings (the quantized variants: ``edgekit.export.tflite_calibrate``).
 
 litert-torch and ai-edge-quantizer are imported inside the functions (they pull JAX: seconds to import)."""
 from __future__ import annotations
@@ -9,11 +9,9 @@ import io
 import json
 import logging
 import os
-import re
 import sys
 import warnings
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -22,8 +20,6 @@ from edgekit.errors import ModelFileError, SpecError
 from edgekit.specs import ModelSpec
 
 SPEC_KEY = "edgekit.spec"
-SIGNATURE = "serving_default"
-INPUT_NAME = "args_0"  # litert-torch's name for forward()'s first argument
 
 
 def silence_logs() -> None:
@@ -109,87 +105,6 @@ def convert_fp32(model, sample: np.ndarray, path: Path, layout: str = "NHWC") ->
     return atomic_write_bytes(path, bytes(edge_model.model_content()))
 
 
-def quantize_tflite(fp32_path: Path, path: Path, precision: str, calibration: np.ndarray | None = None) -> Path:
-    """ai-edge-quantizer on an FP32 file. ``precision``: 'fp16' (FP16 weights), 'dynamic_int8' (int8 weights,
-    float activations), 'int8' (static int8 weights and activations, int8 I/O; needs ``calibration``: the float
-    batch (N, ...) in the FP32 file's input layout, fed one image at a time)."""
-    if precision == "int8":
-        return TfliteInt8Quantizer(fp32_path, calibration).quantize(path)
-    silence_logs()
-    with quiet():
-        from ai_edge_quantizer import quantizer, recipe
-        from ai_edge_quantizer.algorithm_manager import AlgorithmName
-
-    tool = quantizer.Quantizer(str(fp32_path))
-    if precision == "fp16":
-        tool.add_weight_only_config(regex=".*", operation_name=recipe.TFLOperationName.ALL_SUPPORTED,
-                                    num_bits=16, algorithm_key=AlgorithmName.FLOAT_CASTING)
-    elif precision == "dynamic_int8":
-        tool.load_quantization_recipe(recipe.dynamic_wi8_afp32())
-    else:
-        raise SpecError(f"unknown TFLite precision '{precision}' (fp16, dynamic_int8, int8)")
-    with quiet():
-        quantized = tool.quantize(None, enable_progress_bar=False, enable_progress_report=False)
-    return atomic_write_bytes(path, bytes(quantized.quantized_model))
-
-
-class TfliteInt8Quantizer:
-    """Full-integer INT8 (``static_wi8_ai8``, int8 I/O) of one FP32 file; calibrates once, then ``quantize`` may be
-    called many times with different layers left in float (the sensitivity fallback)."""
-
-    def __init__(self, fp32_path: Path, calibration: np.ndarray | None):
-        if calibration is None or len(calibration) == 0:
-            raise SpecError("full-integer TFLite needs calibration tensors (never random data)")
-        silence_logs()
-        with quiet():
-            from ai_edge_quantizer import recipe
-        self.fp32_path, self.calibration = Path(fp32_path), calibration
-        self.recipe = recipe.static_wi8_ai8()
-        self._ranges = None
-
-    def quantize(self, path: Path, float_layers: Sequence[tuple[str, str]] = ()) -> Path:
-        """Writes the INT8 file; ``float_layers``: (TFLite op name, output tensor name) pairs kept in float, with
-        (de)quantize ops around them."""
-        with quiet():
-            from ai_edge_quantizer import quantizer
-
-            tool = quantizer.Quantizer(str(self.fp32_path))
-            tool.load_quantization_recipe(self.recipe + [_float_entry(op, tensor) for op, tensor in float_layers])
-            if self._ranges is None:
-                self._ranges = calibrate_min_max(self.fp32_path, self.recipe, self.calibration)
-            quantized = tool.quantize(self._ranges, enable_progress_bar=False, enable_progress_report=False)
-        return atomic_write_bytes(path, bytes(quantized.quantized_model))
-
-
-def _float_entry(op_name: str, tensor: str) -> dict:
-    """A recipe entry leaving the ``op_name`` op whose output is ``tensor`` in float. An op's scope is its output
-    names joined by ';'; entries later than the '*' one override it."""
-    from ai_edge_quantizer import recipe
-    from ai_edge_quantizer.algorithm_manager import AlgorithmName
-
-    return {"regex": f"(^|;){re.escape(tensor)}($|;)", "operation": recipe.TFLOperationName(op_name),
-            "algorithm_key": AlgorithmName.NO_QUANTIZE}
-
-
-def calibrate_min_max(fp32_path: Path, quantization_recipe: list, calibration: np.ndarray) -> dict:
-    """{tensor name: {min, max}} over every calibration image: the global range, like ONNX Runtime's MinMax.
-
-    ``Quantizer.calibrate`` merges the per-image ranges with a moving average (weight 0.95 on the past): fed one
-    image at a time, a range ends up near a typical image's range, not the set's, and the int8 input and output
-    clip (PFLD: the landmark output range [-0.05, 1.06] became [0, 0.94], landmarks near the crop border were
-    cut off, tens of pixels of error). ``calibration``: (N, ...) float32 in the file's input layout."""
-    from ai_edge_quantizer import calibrator, recipe_manager
-    from ai_edge_quantizer.utils import qsv_utils
-
-    manager = recipe_manager.RecipeManager()
-    manager.load_quantization_recipe(quantization_recipe)
-    tool = calibrator.Calibrator(Path(fp32_path).read_bytes(), num_threads=1,
-                                 qsv_update_func=qsv_utils.min_max_update)
-    samples = [{INPUT_NAME: image[None].astype(np.float32)} for image in calibration]
-    tool.calibrate({SIGNATURE: samples}, manager)
-    return tool.get_model_qsvs()
-
-
 # ----------------------------------------------------------------------------- spec in TFLite metadata
 
 
@@ -208,28 +123,38 @@ def _inline_buffers(model, data: bytes) -> None:
             buffer.offset, buffer.size = 0, 0
 
 
-def embed_spec(path: Path, spec: ModelSpec) -> bool:
-    """Add ``edgekit.spec`` (ModelSpec JSON) to the file's metadata. Returns False, leaving the file as it was,
-    when the model is too large (> 1.5 GB) to re-pack as one flatbuffer: the spec is then in the manifest only."""
+def rewrite_model(path: Path, edit) -> bool:
+    """Re-pack the file at ``path`` after ``edit(model)`` (a ``schema.ModelT``, buffers inline). Returns False,
+    leaving the file as it was, when it is too large (> 1.5 GB) to re-pack as one flatbuffer."""
     import flatbuffers
-    from ai_edge_litert import schema_py_generated as schema
 
     data = Path(path).read_bytes()
     if len(data) > 1_500_000_000:
         return False
     model = _read_model(data)
     _inline_buffers(model, data)
-    model.metadata = [m for m in (model.metadata or []) if _name(m) != SPEC_KEY]
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(json.dumps(spec.to_dict(), sort_keys=True).encode(), np.uint8)
-    model.buffers.append(buffer)
-    entry = schema.MetadataT()
-    entry.name, entry.buffer = SPEC_KEY, len(model.buffers) - 1
-    model.metadata.append(entry)
+    edit(model)
     builder = flatbuffers.Builder(1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     atomic_write_bytes(path, bytes(builder.Output()))
     return True
+
+
+def embed_spec(path: Path, spec: ModelSpec) -> bool:
+    """Add ``edgekit.spec`` (ModelSpec JSON) to the file's metadata. False when the file is too large to re-pack:
+    the spec is then in the manifest only."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    def add_spec(model) -> None:
+        model.metadata = [m for m in (model.metadata or []) if _name(m) != SPEC_KEY]
+        buffer = schema.BufferT()
+        buffer.data = np.frombuffer(json.dumps(spec.to_dict(), sort_keys=True).encode(), np.uint8)
+        model.buffers.append(buffer)
+        entry = schema.MetadataT()
+        entry.name, entry.buffer = SPEC_KEY, len(model.buffers) - 1
+        model.metadata.append(entry)
+
+    return rewrite_model(path, add_spec)
 
 
 def _name(entry) -> str:

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from edgekit.backend.tflite.loader import convert_fp32, quantize_tflite
+from edgekit.backend.tflite.loader import convert_fp32
+from edgekit.export.tflite_calibrate import quantize_tflite
 from edgekit.backend.tflite.runner import TFLiteRunner
 from edgekit.errors import ModelFileError
 from edgekit.specs import HeadSpec, ModelSpec, PreprocessSpec

@@ -36,7 +36,8 @@ def test_output_order():
 def tflite_files(tmp_path_factory):
     import torch
 
-    from edgekit.backend.tflite.loader import convert_fp32, embed_spec, quantize_tflite
+    from edgekit.backend.tflite.loader import convert_fp32, embed_spec
+    from edgekit.export.tflite_calibrate import quantize_tflite
     from edgekit.export.onnx import torch_outputs
     from edgekit.train.checkpoint import build_model
 
@@ -109,7 +110,8 @@ def test_full_integer_ranges_cover_the_whole_calibration_set(tmp_path):
     were cut off, up to 22 px). The ranges must be the set's global min / max, as ONNX Runtime's MinMax."""
     import torch
 
-    from edgekit.backend.tflite.loader import convert_fp32, open_interpreter, quantize_tflite
+    from edgekit.backend.tflite.loader import convert_fp32, open_interpreter
+    from edgekit.export.tflite_calibrate import quantize_tflite
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.Linear(4 * 14 * 14, 6)).eval()
