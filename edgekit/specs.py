@@ -144,7 +144,7 @@ class Int8Section:
     holdout_images: int = 32  # real images held back from calibration for the label-free gate
     budget_nme: float = 0.10  # allowed NME increase, percentage points
     budget_mae: float = 0.2  # allowed MAE increase, degrees
-    recalibrate: tuple[float, ...] = (99.99, 99.9)  # over budget: Percentile ranges tried first, in order
+    recalibrate: tuple[float, ...] = (99.99, 99.9, 99.5)  # over budget: Percentile ranges tried first, in order
     fallback: bool = True  # then keep the most sensitive layers in float until the budget holds
     max_float_layers: int = 12
     select: Literal["int8", "fastest_within_budget"] = "int8"

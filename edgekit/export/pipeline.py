@@ -160,6 +160,7 @@ def stage_gate(ex: Export) -> None:
         ex.log(f"gate: {qdq.name} {_gate_text(result)}")
         if not result["passed"]:
             _fallback(ex, qdq, result["delta"])
+    _record_gate(ex)  # the verdicts so far: the TensorRT stage builds from a QDQ file that passed
 
 
 def _fallback(ex: Export, qdq: Path, delta: float) -> None:
@@ -310,12 +311,13 @@ def stage_tensorrt(ex: Export) -> None:
     if ex.target.tensorrt is None:
         return
     from edgekit.backend.onnxruntime.loader import load_onnx
-    from edgekit.export.tensorrt import check_onnx_for_tensorrt, check_qdq_placement
+    from edgekit.export.tensorrt import check_onnx_for_tensorrt, check_qdq_placement, int8_onnx
 
     section = ex.target.tensorrt
     record = {"onnx_problems": check_onnx_for_tensorrt(load_onnx(ex.folder / "model.onnx"), section.version)}
-    qdq = ex.folder / "model.int8.onnx"
-    if qdq.is_file():
+    entry = int8_onnx(ex.manifest)
+    if entry is not None:
+        qdq = ex.folder / entry.path
         record["qdq_problems"] = check_qdq_placement(load_onnx(qdq))
         if ex.target.jetson is None:  # the Jetson bundle writes its own table for nvinfer
             _calibration_table(ex, qdq, record)
@@ -371,12 +373,16 @@ def select(ex: Export) -> str:
     return files[0].path
 
 
+def _record_gate(ex: Export) -> None:
+    ex.check("gate", {"metric": ex.gate.metric if ex.gate else None, "label_free": bool(ex.gate and ex.gate.label_free),
+                      "files": ex.results})
+
+
 def _finish(ex: Export) -> None:
     chosen = select(ex)
     files = sorted(ex.manifest.files, key=lambda f: f.path != chosen)  # the default file first
     ex.manifest = dataclasses.replace(ex.manifest, files=tuple(files))
-    ex.check("gate", {"metric": ex.gate.metric if ex.gate else None, "label_free": bool(ex.gate and ex.gate.label_free),
-                      "files": ex.results})
+    _record_gate(ex)
     ex.check("latency_ms", {"threads": 1, "runs": LATENCY_RUNS, "statistic": "median, warm-up excluded",
                             "files": ex.latency})
     ex.check("selected", chosen)

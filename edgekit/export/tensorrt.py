@@ -284,14 +284,26 @@ def scale_from_hex(text: str) -> float:
 # ----------------------------------------------------------------------------- which ONNX
 
 
+def int8_onnx(manifest: Any) -> Any:
+    """The artifact's best QDQ ONNX entry (None if none): one that passed the gate (the ``gate`` check), the
+    sensitivity fallback ("mixed": some layers in float) before an all-INT8 file when several did or none did."""
+    from pathlib import PurePosixPath
+
+    gated = manifest.checks.get("gate", {}).get("files", {})
+    quantized = [e for e in manifest.models() if e.format == "onnx" and e.precision in ("mixed", "int8")]
+    ranked = sorted(quantized, key=lambda e: (not gated.get(PurePosixPath(e.path).name, {}).get("passed", False),
+                                              e.precision != "mixed"))
+    return ranked[0] if ranked else None
+
+
 def onnx_for_tensorrt(manifest: Any, section: TensorrtSection) -> Any:
-    """The artifact's ONNX entry to build ``section`` from: for int8 the QDQ ONNX (required), or its sensitivity
-    fallback ("mixed": QDQ with some layers in float, made when the INT8 file failed the gate); an FP16-typed
+    """The artifact's ONNX entry to build ``section`` from: for int8 the best QDQ ONNX (``int8_onnx``, required:
+    a recalibrated or mixed file when the gate made one); an FP16-typed
     ONNX for fp16 on 11.x when there is one (``loader`` converts the float one otherwise); else the float ONNX."""
     from edgekit.errors import ModelFileError
 
     if section.precision == "int8":
-        entry = manifest.find("onnx", "mixed") or manifest.find("onnx", "int8")
+        entry = int8_onnx(manifest)
         if entry is None:
             raise ModelFileError("no int8 (QDQ) ONNX in the artifact: run the calibrate stage for this target")
         return entry

@@ -87,7 +87,7 @@ def mixed_int8(quantizer, out: Path, spec: ModelSpec, gate_delta: Callable[[Path
     Writes ``out`` (spec embedded); returns the sensitivity record for the manifest."""
     from edgekit.backend.tflite.loader import embed_spec
     from edgekit.export.sensitivity import keep_in_float
-    from edgekit.export.tflite_sensitivity import quantized_layers, split_layer, sqnr_drop, tensor_sqnr
+    from edgekit.export.tflite_sensitivity import quantized_layers, short_name, split_layer, sqnr_drop, tensor_sqnr
 
     images = quantizer.calibration
     layers, inputs = quantized_layers(quantizer.quantize(out))
@@ -106,7 +106,7 @@ def mixed_int8(quantizer, out: Path, spec: ModelSpec, gate_delta: Callable[[Path
     unweighted = [layer for layer in candidates if split_layer(layer)[0] not in WEIGHTED_TFLITE]
     drops = sqnr_drop(layers, inputs, tensor_sqnr(quantizer.fp32_path, out, images[:SQNR_IMAGES]))
     record = keep_in_float(candidates, drops, write, written_delta, delta, budget, max_layers, FALLBACK_TRIALS, log,
-                           unweighted)
+                           unweighted, short_name)
     record["float_op_types"] = sorted({split_layer(layer)[0] for layer in forced})
     record["float_layers"] = forced + record["float_layers"]
     embed_spec(out, spec)
@@ -118,7 +118,7 @@ def _runnable(quantizer, out: Path, layers: list[str], gate_delta: Callable[[Pat
     """(layers forced to float so that LiteRT runs ``out``, its gate delta), starting from the all-INT8 ``out``:
     each op type LiteRT names in a failure goes to float; the error is raised when it names none, or one already
     in float. ``out`` is left holding the file that ran."""
-    from edgekit.export.tflite_sensitivity import split_layer
+    from edgekit.export.tflite_sensitivity import quantizer_op, split_layer
 
     forced: list[str] = []
     while True:
@@ -126,7 +126,7 @@ def _runnable(quantizer, out: Path, layers: list[str], gate_delta: Callable[[Pat
             return forced, gate_delta(out)
         except ModelFileError as exc:
             match = re.search(r"\(([A-Z0-9_]+)\) failed to invoke", exc.message)
-            op = match.group(1) if match else None
+            op = quantizer_op(match.group(1)) if match else None
             more = [layer for layer in layers if split_layer(layer)[0] == op and layer not in forced]
             if not more:
                 raise

@@ -17,6 +17,7 @@ from edgekit.errors import SpecError
 
 SIGNATURE = "serving_default"
 INPUT_NAME = "args_0"  # litert-torch's name for forward()'s first argument
+INTEGER_TYPES = {2: np.int32, 4: np.int64, 7: np.int16, 9: np.int8}  # TFLite TensorType -> numpy
 PERCENTILE_SAMPLES = 1 << 18  # values per tensor the percentile is taken over (sampled evenly over the images)
 
 
@@ -98,15 +99,21 @@ def _float_entry(op_name: str, tensor: str) -> dict:
 def flatten_per_axis_vectors(model) -> None:
     """Repair per-axis quantized vectors whose quantized dimension is not the one holding the channels.
 
-    litert-torch gives TRANSPOSE_CONV a (1, 1, 1, C) bias; ai-edge-quantizer 0.10 quantizes it per channel with
-    ``quantized_dimension`` 0 (size 1) and C scales, and LiteRT 2.3 refuses to load the file ("num_scales must be
-    1 ..., but got 64"). Such a tensor (as many elements as scales) becomes the (C,) vector the kernel reads."""
+    litert-torch gives TRANSPOSE_CONV a (1, 1, 1, C) bias (BatchNorm folded in). ai-edge-quantizer 0.10 quantizes
+    it along dimension 0 (size 1) with C scales, broadcasting: it stores C x C int32 values, entry [i, c] = bias[c] /
+    scale[i], and LiteRT 2.3 refuses the file ("num_scales must be 1 ..., but got 64"). The right values are the
+    diagonal (bias[c] / scale[c]); the tensor becomes the (C,) vector the kernel reads."""
     for subgraph in model.subgraphs:
         for tensor in subgraph.tensors:
             params = tensor.quantization
             scales = 0 if params is None or params.scale is None else len(params.scale)
             shape = [int(d) for d in tensor.shape] if tensor.shape is not None else []
             if scales > 1 and shape and shape[params.quantizedDimension] != scales and np.prod(shape) == scales:
+                buffer = model.buffers[tensor.buffer]
+                values = np.asarray(buffer.data, np.uint8).view(INTEGER_TYPES[tensor.type])
+                if values.size == scales * scales:
+                    values = np.ascontiguousarray(np.diagonal(values.reshape(scales, scales)))
+                buffer.data = values.view(np.uint8)
                 tensor.shape = np.array([scales], np.int32)
                 params.quantizedDimension = 0
 

@@ -11,10 +11,25 @@ from pathlib import Path
 import numpy as np
 
 PASS_THROUGH = ("QUANTIZE", "DEQUANTIZE")  # requantization inserted by the quantizer: follow to the real producer
+QUANTIZER_NAMES = {"TRANSPOSE_CONV": "CONV_2D_TRANSPOSE"}  # LiteRT's op name -> ai-edge-quantizer's, where they differ
+
+
+def quantizer_op(litert_op: str) -> str:
+    """The ai-edge-quantizer name of a LiteRT op (what a recipe entry names)."""
+    return QUANTIZER_NAMES.get(litert_op, litert_op)
 
 
 def layer_name(op: str, tensor: str) -> str:
     return f"{op} {tensor}"
+
+
+def short_name(layer: str) -> str:
+    """A layer for humans: its op and the last four module scopes of its tensor (litert-torch names a tensor by
+    every module it went through, ';'-joined: hundreds of characters)."""
+    op, tensor = split_layer(layer)
+    parts = [part for part in tensor.split(";") if part] or [tensor]
+    scope = next((part for part in reversed(parts) if "/" in part), parts[-1]).split("/")
+    return f"{op} {'/'.join(part.rsplit('.', 1)[-1] for part in scope[-4:])}"
 
 
 def split_layer(layer: str) -> tuple[str, str]:
@@ -82,10 +97,10 @@ def quantized_layers(int8_path: Path) -> tuple[list[str], dict[str, list[str]]]:
     graph_input = interpreter.get_input_details()[0]["index"]
     layers, inputs = [], {}
     for op in ops:
-        out = tensors[op["outputs"][0]]
-        if op["op_name"] not in known or op["op_name"] in PASS_THROUGH or not np.issubdtype(out["dtype"], np.integer):
+        out, name = tensors[op["outputs"][0]], quantizer_op(op["op_name"])
+        if name not in known or name in PASS_THROUGH or not np.issubdtype(out["dtype"], np.integer):
             continue
-        layer = layer_name(op["op_name"], out["name"])
+        layer = layer_name(name, out["name"])
         layers.append(layer)
         inputs[layer] = [tensors[_through(i, producers)]["name"] for i in op["inputs"]
                          if i >= 0 and (i in producers or i == graph_input)]

@@ -292,5 +292,10 @@ def test_onnx_for_tensorrt_picks_by_precision():
     assert ex.onnx_for_tensorrt(manifest, TensorrtSection(version="11.4", precision="fp16")).path == "m.onnx"
     mixed = Manifest(model=spec, files=files + (ArtifactFile("m.mixed.onnx", "0", 1, "onnx", precision="mixed"),))
     assert ex.onnx_for_tensorrt(mixed, TensorrtSection(precision="int8")).path == "m.mixed.onnx"  # gate fallback
+    recalibrated = mixed.with_file(ArtifactFile("m.int8-p99.9.onnx", "0", 1, "onnx", precision="int8"))
+    verdicts = {"m.int8.onnx": {"passed": False}, "m.mixed.onnx": {"passed": False},
+                "m.int8-p99.9.onnx": {"passed": True}}
+    gated = recalibrated.with_check("gate", {"files": verdicts})
+    assert ex.onnx_for_tensorrt(gated, TensorrtSection(precision="int8")).path == "m.int8-p99.9.onnx"  # passed
     with pytest.raises(ModelFileError, match="run the calibrate stage"):
         ex.onnx_for_tensorrt(Manifest(model=spec, files=files[:1]), TensorrtSection(precision="int8"))

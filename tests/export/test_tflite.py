@@ -93,3 +93,14 @@ def test_a_file_litert_cannot_load_is_a_model_file_error(fsanet_tflite, tmp_path
     broken.write_bytes(fp32.read_bytes()[:4096])  # e.g. quantization parameters LiteRT rejects at load
     with pytest.raises(ModelFileError, match="LiteRT cannot load it"):
         quantized_layers(broken)
+
+
+def test_layers_are_logged_by_op_and_their_last_module_scopes():
+    from edgekit.export.tflite_sensitivity import short_name
+
+    wrapper = "litert_torch._convert.to_channel_last_io.ChannelLastIOWrapper/edgekit.models.pipnet.PIPNet_wrapped"
+    scope = f"{wrapper}/torch.nn.modules.container.Sequential_0/edgekit.models.blocks.InvertedResidual_1"
+    tensor = f"{scope}/torch.nn.modules.activation.ReLU_2;;{scope}/torch.nn.modules.conv.Conv2d_0;1"
+    assert short_name(f"DEPTHWISE_CONV_2D {tensor}") == (
+        "DEPTHWISE_CONV_2D PIPNet_wrapped/Sequential_0/InvertedResidual_1/Conv2d_0")
+    assert short_name("ADD tensor_7") == "ADD tensor_7"
