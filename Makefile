@@ -23,6 +23,7 @@ test: install
 
 bench: install
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/export_time.py
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

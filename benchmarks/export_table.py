@@ -54,11 +54,13 @@ def table(files: Sequence, metrics: dict[str, dict]) -> list[str]:
     return lines
 
 
-def write(doc: Path, lines: list[str], context: str) -> Path:
+def write(doc: Path, lines: list[str], context: str, markers: tuple[str, str] = (START, END)) -> Path:
+    """Replace the block between ``markers`` in ``doc`` (appended when absent)."""
+    start, end = markers
     text = doc.read_text(encoding="utf-8")
-    block = "\n".join([START, context, "", *lines, END])
-    if START in text and END in text:
-        text = text[: text.index(START)] + block + text[text.index(END) + len(END):]
+    block = "\n".join([start, context, "", *lines, end])
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     return atomic_write_text(doc, text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,7 +191,8 @@ def _fallback(ex: Export, qdq: Path, delta: float) -> None:
 def _recalibrate(ex: Export, write: Callable[[float], Path], delta: float, format: str,
                  layout: str) -> tuple[float | None, Path]:
     """Step 0 of the fallback: Percentile ranges; a recalibrated file within budget is shipped as
-    ``model.int8-pP.<ext>``. ``write(p)`` writes a file with the spec embedded. Returns (the best percentile or None, the best all-INT8 file so far)."""
+    ``model.int8-pP.<ext>``. ``write(p)`` writes a file with the spec embedded. Returns (the best percentile or
+    None, the best all-INT8 file so far)."""
     from edgekit.export.sensitivity import recalibrate
 
     suffix = ".tflite" if format == "tflite" else ".onnx"
@@ -202,7 +204,7 @@ def _recalibrate(ex: Export, write: Callable[[float], Path], delta: float, forma
     if not record["passed"]:
         return best, path
     shipped = ex.folder / f"model.int8-p{best:g}{suffix}"
-    path.replace(shipped)
+    shutil.move(path, shipped)  # from the scratch folder (/tmp): maybe another file system
     _add_quantized(ex, shipped, format, layout, "int8", f"{_calibration_name(ex, best)} (recalibrated: "
                    f"{_calibration_name(ex, None)} was over budget)")
     ex.log(f"recalibration: {shipped.name} within budget")

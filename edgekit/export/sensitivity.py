@@ -4,8 +4,8 @@ Only nodes that actually carry Q/DQ in the quantized graph are candidates (Conv,
 pooling, ...): data movement and shape arithmetic (Reshape, Unsqueeze, Slice, ConstantOfShape, ...) is never
 listed, since leaving it "in float" changes nothing.
 
-0. Recalibration (``recalibrate``): Percentile ranges instead of the target's, tried in order (99.99, 99.9, 99.5): one
-   outlier in a calibration image stretches a min/max range over codes no other value uses (PIPNet-MobileNetV3's
+0. Recalibration (``recalibrate``): Percentile ranges instead of the target's, tried in order (99.99, 99.9, 99.5):
+   one outlier in a calibration image stretches a min/max range over codes no other value uses (PIPNet-MobileNetV3's
    hard-swish / squeeze-excite activations: +2.0 NME with MinMax, -0.2 with Percentile 99.9 on 200 val faces).
    The per-layer search below starts from the best of these calibrations.
 1. The layers without weights (elementwise, reductions, pooling, softmax: decode tails, capsules, SSR stages) are
