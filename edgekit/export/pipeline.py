@@ -176,7 +176,7 @@ def _fallback(ex: Export, qdq: Path, delta: float) -> None:
                                                ex.calibration.calib.tensors)
 
     ex.log(f"sensitivity: {qdq.name} is over budget")
-    best, path = _recalibrate(ex, write, delta, "onnx", ex.spec.preprocess.layout)
+    best, path = _recalibrate(ex, write, delta, "onnx", ex.spec.preprocess.layout, ex.percentiles())
     if ex.results.get(path.name, {}).get("passed") or not ex.int8.fallback:
         return
     quantizer = quantizers.get(best, ex.quantizer)
@@ -188,8 +188,8 @@ def _fallback(ex: Export, qdq: Path, delta: float) -> None:
                "sensitivity", ex.latency[qdq.name])
 
 
-def _recalibrate(ex: Export, write: Callable[[float], Path], delta: float, format: str,
-                 layout: str) -> tuple[float | None, Path]:
+def _recalibrate(ex: Export, write: Callable[[float], Path], delta: float, format: str, layout: str,
+                 percentiles: tuple[float, ...]) -> tuple[float | None, Path]:
     """Step 0 of the fallback: Percentile ranges; a recalibrated file within budget is shipped as
     ``model.int8-pP.<ext>``. ``write(p)`` writes a file with the spec embedded. Returns (the best percentile or
     None, the best all-INT8 file so far)."""
@@ -197,7 +197,7 @@ def _recalibrate(ex: Export, write: Callable[[float], Path], delta: float, forma
 
     suffix = ".tflite" if format == "tflite" else ".onnx"
     start = ex.folder / f"model.int8{suffix}"
-    best, path, record = recalibrate(ex.percentiles(), write, ex.trial_delta, delta, ex.gate.budget, ex.log)
+    best, path, record = recalibrate(percentiles, write, ex.trial_delta, delta, ex.gate.budget, ex.log)
     ex.check("recalibration" if format == "onnx" else "recalibration_tflite", record)
     if best is None:
         return None, start
@@ -291,7 +291,10 @@ def _tflite_fallback(ex: Export, section) -> None:
 
     ex.log("sensitivity: the full-integer TFLite file is over budget or does not run")
     delta = ex.results.get("model.int8.tflite", {}).get("delta", math.inf)
-    best, path = _recalibrate(ex, write, delta, "tflite", section.layout)
+    # new ranges do not make LiteRT run an op it refuses (a DIV whose divisor rounds to its zero point): a file
+    # that does not run goes straight to the layer fallback, which keeps such ops in float
+    percentiles = ex.percentiles() if math.isfinite(delta) else ()
+    best, path = _recalibrate(ex, write, delta, "tflite", section.layout, percentiles)
     if ex.results.get(path.name, {}).get("passed") or not ex.int8.fallback:
         return
     mixed = ex.folder / "model.int8-mixed.tflite"

@@ -172,5 +172,6 @@ def percentile_values(fp32_path: Path, calibration: np.ndarray, low: float, high
             if name not in picks:
                 picks[name] = rng.choice(flat.size, per_image) if flat.size > per_image else np.arange(flat.size)
             samples.setdefault(name, []).append(flat[picks[name]])
-    return {name: tuple(float(v) for v in np.percentile(np.concatenate(parts), [low, high]))
-            for name, parts in samples.items()}
+    values = {name: np.concatenate(parts) for name, parts in samples.items()}
+    finite = {name: v[np.isfinite(v)] for name, v in values.items()}  # an inf (x / 0 on some face) has no percentile
+    return {name: tuple(float(x) for x in np.percentile(v, [low, high])) for name, v in finite.items() if v.size}
