@@ -64,14 +64,18 @@ class Verdict:
 
     def text(self) -> str:
         state = "PASS" if self.passed else "FAIL"
-        return (f"{TARGET_MODEL} INT8, best backend ({self.file}), 1 thread: {self.p50_ms:.3f} ms vs MediaPipe "
+        return (f"{TARGET_MODEL} INT8 within the accuracy budget, best backend ({self.file}), 1 thread: {self.p50_ms:.3f} ms vs MediaPipe "
                 f"{self.peer_ms:.3f} ms = {self.ratio:.3f}x (target <= {TARGET_RATIO:g}x): {state}")
 
 
-def target_verdict(rows: Sequence[BenchRow], peer_model: str) -> Verdict | None:
-    """The fastest 1-thread INT8 file of TARGET_MODEL against the peer at 1 thread; None when either is missing."""
+def target_verdict(rows: Sequence[BenchRow], peer_model: str,
+                   passing: set[tuple[str, str]] | None = None) -> Verdict | None:
+    """The fastest 1-thread INT8 file of TARGET_MODEL against the peer at 1 thread; None when either is missing.
+    ``passing``: the (model, file) pairs that passed the exporter's accuracy gate; only those compete when given
+    (an INT8 file over the accuracy budget is not a deployable result, however fast)."""
     peer = [r.p50_ms[1] for r in rows if r.model == peer_model and 1 in r.p50_ms]
-    int8 = [r for r in rows if r.model == TARGET_MODEL and r.precision == "int8" and 1 in r.p50_ms]
+    int8 = [r for r in rows if r.model == TARGET_MODEL and r.precision == "int8" and 1 in r.p50_ms
+            and (passing is None or (r.model, r.file) in passing)]
     if not peer or not int8:
         return None
     best = min(int8, key=lambda r: r.p50_ms[1])

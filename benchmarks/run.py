@@ -99,6 +99,18 @@ def export_files(models: list[str], work: Path, log: Log, reuse: bool = False) -
     return files
 
 
+def gate_passing(files: list[BenchFile]) -> set[tuple[str, str]]:
+    """(model, file name) of every file that passed its artifact's accuracy gate."""
+    from edgekit.artifact import read_manifest
+
+    passing = set()
+    for f in files:
+        gated = read_manifest(f.file.artifact).checks.get("gate", {}).get("files", {})
+        if gated.get(f.file.path.name, {}).get("passed"):
+            passing.add((f.model, f.file.path.name))
+    return passing
+
+
 def _fresh(folder: Path, model: str) -> bool:
     """An artifact written after the model's shipped weights (``--reuse``)."""
     from edgekit.artifact import MANIFEST
@@ -175,7 +187,7 @@ def run(config: BenchConfig, out: Path, work: Path, log: Log = print) -> Path:
     if peer:
         owners[peer.label] = (peer.label, peer.path.name)
     rows = bench_rows(measurements, owners, metrics)
-    verdict = target_verdict(rows, peer.label) if peer else None
+    verdict = target_verdict(rows, peer.label, gate_passing(files)) if peer else None
     log(verdict.text() if verdict else f"target check: not possible (needs {PEER} and {TARGET_MODEL} INT8)")
     return write_outputs(out, config, rows, measurements, peak, verdict, skipped,
                          time.perf_counter() - started)

@@ -218,7 +218,14 @@ def _calibration_name(ex: Export, percentile: float | None) -> str:
 
 
 def _add_quantized(ex: Export, path: Path, format: str, layout: str, precision: str, notes: str) -> float:
-    """Gate, time and list a quantized file made by the fallback; returns its latency."""
+    """Gate, time and list a quantized file made by the fallback (a .tflite is also compared with the ONNX FP32
+    outputs, like every TFLite file); returns its latency."""
+    if format == "tflite":
+        from edgekit.export.tflite import file_parity
+
+        faces, matrices = ex.parity_faces()
+        result = {**file_parity(path, ex.spec, faces, matrices, ex.reference, ex.threads), "against": "onnx fp32"}
+        ex.check("parity", {**ex.manifest.checks.get("parity", {}), path.name: result})
     ex.gate_file(path)
     latency = ex.measure(path)
     ex.add(path, format, precision=precision, layout=layout, notes=notes)

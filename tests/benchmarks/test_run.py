@@ -58,6 +58,9 @@ def test_target_takes_the_fastest_int8_file_and_is_honest(rows):
     slower = target_verdict(rows[:2], PEER)  # only the ORT file: 0.3 / 1.0
     assert (slower.ratio, slower.passed) == (pytest.approx(0.3), False) and "FAIL" in slower.text()
     assert target_verdict(rows[1:], PEER) is None  # no peer row
+    gated = target_verdict(rows, PEER, {("pfld_0.25x", "model.int8.onnx")})  # the TFLite file failed its gate
+    assert (gated.file, gated.ratio) == ("model.int8.onnx", pytest.approx(0.3))
+    assert target_verdict(rows, PEER, set()) is None  # no INT8 file within the accuracy budget
 
 
 def test_text_of_metrics_and_the_table(rows):

@@ -123,3 +123,20 @@ def test_a_recalibrated_file_within_budget_is_shipped_and_selected(pfld, small_i
         "model.int8.onnx"]["passed"]
     assert manifest.checks["selected"] == name == manifest.files[0].path
     assert manifest.checks["recalibration"]["chosen"] == percentile
+
+
+def test_tflite_fallback_files_are_recalibrated_gated_and_compared(pfld, small_int8, faces_dir, tmp_path):
+    int8 = dataclasses.replace(small_int8, budget_nme=-100.0, recalibrate=(99.9,), max_float_layers=1)
+    target = Target(name="test-phone", runtime="tflite", onnx=OnnxSection(parity_images=4), int8=int8,
+                    tflite=TfliteSection(precisions=("fp32", "int8")))
+    lines = []
+    manifest = read_manifest(pipeline.export(pfld, target, tmp_path / "art", calib=str(faces_dir),
+                                             log=lines.append))
+    checks = manifest.checks
+    assert list(checks["recalibration_tflite"]["tried"]) == ["99.9"] and not checks["recalibration_tflite"]["passed"]
+    mixed = next(f for f in manifest.models() if f.path == "model.int8-mixed.tflite")
+    assert mixed.precision == "mixed" and "layers in float" in mixed.notes
+    assert checks["sensitivity_tflite"]["calibration"] in ("minmax ranges", "percentile 99.9 ranges")
+    assert checks["parity"]["model.int8-mixed.tflite"]["against"] == "onnx fp32"  # every .tflite is compared
+    assert not checks["gate"]["files"]["model.int8-mixed.tflite"]["passed"]
+    assert checks["selected"] == "model.fp32.tflite"  # nothing quantized is within an impossible budget
