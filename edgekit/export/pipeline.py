@@ -179,13 +179,12 @@ def _fallback(ex: Export, qdq: Path, delta: float) -> None:
     best, path = _recalibrate(ex, write, delta, "onnx", ex.spec.preprocess.layout, ex.percentiles())
     if ex.results.get(path.name, {}).get("passed") or not ex.int8.fallback:
         return
-    quantizer = quantizers.get(best, ex.quantizer)
     mixed = ex.folder / "model.int8-mixed.onnx"
     ex.log("sensitivity: keeping the most sensitive layers in float")
-    record = fallback(quantizer, path, mixed, ex.calibration.calib.tensors, ex.work / "qdq",
-                      lambda file: ex.gate_file(file)["delta"], ex.gate.budget, ex.int8.max_float_layers, log=ex.log)
-    _add_mixed(ex, mixed, "onnx", ex.spec.preprocess.layout, {**record, "calibration": _calibration_name(ex, best)},
-               "sensitivity", ex.latency[qdq.name])
+    record = fallback(_bases(ex, ex.quantizer, quantizers.get(best), best), path, mixed, ex.calibration.calib.tensors,
+                      ex.work / "qdq", lambda file: ex.gate_file(file)["delta"], ex.gate.budget,
+                      ex.int8.max_float_layers, log=ex.log)
+    _add_mixed(ex, mixed, "onnx", ex.spec.preprocess.layout, record, "sensitivity", ex.latency[qdq.name])
 
 
 def _recalibrate(ex: Export, write: Callable[[float], Path], delta: float, format: str, layout: str,
@@ -209,6 +208,12 @@ def _recalibrate(ex: Export, write: Callable[[float], Path], delta: float, forma
                    f"{_calibration_name(ex, None)} was over budget)")
     ex.log(f"recalibration: {shipped.name} within budget")
     return best, shipped
+
+
+def _bases(ex: Export, own: Any, recalibrated: Any, percentile: float | None) -> list[tuple[str, Any]]:
+    """The calibrations the layer fallback may start from: the target's, and the best recalibration if any."""
+    bases = [(_calibration_name(ex, None), own)]
+    return bases + [(_calibration_name(ex, percentile), recalibrated)] if recalibrated is not None else bases
 
 
 def _calibration_name(ex: Export, percentile: float | None) -> str:
@@ -307,15 +312,16 @@ def _tflite_fallback(ex: Export, section) -> None:
     mixed = ex.folder / "model.int8-mixed.tflite"
     ex.log("sensitivity: keeping the layers whose quantization costs most in float")
     try:
-        record = mixed_int8(quantizers.get(best) or TfliteInt8Quantizer(base, images), mixed, ex.spec,
-                            lambda file: ex.gate_file(file)["delta"], ex.gate.budget, ex.int8.max_float_layers, ex.log)
+        bases = _bases(ex, TfliteInt8Quantizer(base, images), quantizers.get(best), best)
+        record = mixed_int8(bases, mixed, ex.spec, lambda file: ex.gate_file(file)["delta"], ex.gate.budget,
+                            ex.int8.max_float_layers, ex.log)
     except ModelFileError as exc:
         mixed.unlink(missing_ok=True)
         ex.check("tflite_failed", {**ex.manifest.checks.get("tflite_failed", {}), mixed.name: exc.message})
         ex.log(f"sensitivity: no runnable mixed TFLite file, not shipped: {exc.message}")
         return
-    _add_mixed(ex, mixed, "tflite", section.layout, {**record, "calibration": _calibration_name(ex, best)},
-               "sensitivity_tflite", reference=ex.latency.get("model.int8.tflite", ex.latency.get("model.fp32.tflite")))
+    _add_mixed(ex, mixed, "tflite", section.layout, record, "sensitivity_tflite",
+               reference=ex.latency.get("model.int8.tflite", ex.latency.get("model.fp32.tflite")))
 
 
 def stage_tensorrt(ex: Export) -> None:

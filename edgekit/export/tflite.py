@@ -74,27 +74,25 @@ def base_path(section: TfliteSection, folder: Path, work: Path) -> Path:
     return folder / file_name("fp32") if "fp32" in section.precisions else work / "base.fp32.tflite"
 
 
-def mixed_int8(quantizer, out: Path, spec: ModelSpec, gate_delta: Callable[[Path], float], budget: float,
+def mixed_int8(bases: list, out: Path, spec: ModelSpec, gate_delta: Callable[[Path], float], budget: float,
                max_layers: int, log: Callable[[str], None]) -> dict:
-    """The TFLite float fallback: ``quantizer``'s (a ``TfliteInt8Quantizer``) full-integer INT8 with layers kept in
-    float until ``gate_delta(file)`` (the gate's metric delta; raises ModelFileError when LiteRT cannot run the
-    file) is within ``budget``.
+    """The TFLite float fallback: full-integer INT8 with layers kept in float until ``gate_delta(file)`` (the
+    gate's metric delta; raises ModelFileError when LiteRT cannot run the file) is within ``budget``. ``bases``:
+    (name, ``TfliteInt8Quantizer``) of the calibrations it may start from, the target's first.
 
     1. An op type whose integer kernel LiteRT refuses on some input (a quantized DIV whose divisor rounds to its
        zero point) stays in float everywhere: the file has to run on every face, not just these.
-    2. ``keep_in_float``: the layers without weights together, then the greedy per-layer fallback ranked by the
+    2. ``pick_base``: of several calibrations, the one scoring best with the layers without weights in float.
+    3. ``keep_in_float``: the layers without weights together, then the greedy per-layer fallback ranked by the
        SQNR each layer's quantization costs.
     Writes ``out`` (spec embedded); returns the sensitivity record for the manifest."""
     from edgekit.backend.tflite.loader import embed_spec
-    from edgekit.export.sensitivity import keep_in_float
+    from edgekit.export.sensitivity import keep_in_float, pick_base
     from edgekit.export.tflite_sensitivity import quantized_layers, short_name, split_layer, sqnr_drop, tensor_sqnr
 
-    images = quantizer.calibration
+    name, quantizer = bases[0]
     layers, inputs = quantized_layers(quantizer.quantize(out))
     forced, delta = _runnable(quantizer, out, layers, gate_delta, log)  # ``out`` now holds that file
-
-    def write(kept: list[str]) -> None:
-        quantizer.quantize(out, [split_layer(layer) for layer in forced + kept])
 
     def written_delta() -> float:
         try:
@@ -102,15 +100,22 @@ def mixed_int8(quantizer, out: Path, spec: ModelSpec, gate_delta: Callable[[Path
         except ModelFileError:
             return math.inf
 
+    def write_with(base, kept: list[str]) -> None:
+        base.quantize(out, [split_layer(layer) for layer in forced + kept])
+
     candidates = [layer for layer in layers if layer not in forced]
     unweighted = [layer for layer in candidates if split_layer(layer)[0] not in WEIGHTED_TFLITE]
-    drops = sqnr_drop(layers, inputs, tensor_sqnr(quantizer.fp32_path, out, images[:SQNR_IMAGES]))
-    record = keep_in_float(candidates, drops, write, written_delta, delta, budget, max_layers, FALLBACK_TRIALS, log,
-                           unweighted, short_name)
+    if len(bases) > 1:
+        name, quantizer = pick_base(bases, write_with, written_delta, unweighted, log)
+        write_with(quantizer, [])
+        delta = written_delta()
+    drops = sqnr_drop(layers, inputs, tensor_sqnr(quantizer.fp32_path, out, quantizer.calibration[:SQNR_IMAGES]))
+    record = keep_in_float(candidates, drops, lambda kept: write_with(quantizer, kept), written_delta, delta, budget,
+                           max_layers, FALLBACK_TRIALS, log, unweighted, short_name)
     record["float_op_types"] = sorted({split_layer(layer)[0] for layer in forced})
     record["float_layers"] = forced + record["float_layers"]
     embed_spec(out, spec)
-    return record
+    return {"calibration": name, **record}
 
 
 def _runnable(quantizer, out: Path, layers: list[str], gate_delta: Callable[[Path], float],

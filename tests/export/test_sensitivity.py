@@ -13,8 +13,8 @@ from onnx import TensorProto, helper, numpy_helper
 from edgekit.backend.onnxruntime.runner import OnnxRuntimeRunner
 from edgekit.export.calibrate import QdqQuantizer
 from edgekit.export.gate import Gate
-from edgekit.export.sensitivity import (fallback, keep_in_float, output_nodes, quantized_nodes, recalibrate, sqnr_drop,
-                                        tensor_sqnr)
+from edgekit.export.sensitivity import (fallback, keep_in_float, output_nodes, pick_base, quantized_nodes,
+                                        recalibrate, sqnr_drop, tensor_sqnr)
 
 
 def _conv_reshape_graph():
@@ -83,14 +83,20 @@ def test_impossible_budget_keeps_only_helpful_nodes(pfld, pfld_onnx, pfld_calibr
             return gate.check(runner)["delta"]
 
     lines = []
-    record = fallback(quantizer, qdq, tmp_path / "mixed.onnx", pfld_calibration.calib.tensors, tmp_path / "work",
+    clipped = quantizer.with_percentile(99.0)
+    clipped.quantize(tmp_path / "p99.onnx", pfld_calibration.calib.tensors)  # its ranges, as recalibration leaves them
+    bases = [("minmax", quantizer), ("percentile 99", clipped)]
+    record = fallback(bases, qdq, tmp_path / "mixed.onnx", pfld_calibration.calib.tensors, tmp_path / "work",
                       delta_of, -1.0, 2, trials=3, log=lines.append)
     assert len(record["single_node_delta"]) == 3 and not record["passed"]
+    assert sum("layers without weights in float -> delta" in line for line in lines[:2]) == 2  # both scored
+    assert record["calibration"] in ("minmax", "percentile 99")
     group = set(record["float_layers"]) if record["unweighted_in_float"] else set()  # tried together first
     singles = set(record["float_layers"]) - group
     assert singles <= set(record["single_node_delta"]) and len(singles) <= 2
     assert all("in float" in line for line in lines)
-    assert record["delta"] <= delta_of(qdq)  # a node is kept only when it lowers the delta
+    chosen = dict(bases)[record["calibration"]].quantize(tmp_path / "chosen.onnx")  # where the search started
+    assert record["delta"] <= delta_of(chosen)  # a node is kept only when it lowers the delta
     assert record["delta"] == delta_of(tmp_path / "mixed.onnx")  # the written file is the kept set
 
 
@@ -139,3 +145,14 @@ def test_recalibration_that_never_helps_keeps_the_targets_calibration():
     best, path, record = recalibrate((99.9,), lambda p: Path("x.tflite"), lambda p: math.inf, 0.4, 0.1, print)
     assert best is None and path is None  # the file that does not run is not "better"
     assert record["tried"] == {"99.9": None} and record["delta"] == 0.4 and not record["passed"]
+
+
+def test_the_search_starts_from_the_calibration_best_with_the_unweighted_layers_in_float():
+    # FSA-Net on the demo's faces: Percentile wins all-INT8, MinMax wins once the capsules are in float
+    with_tail = {"minmax": 0.16, "p99.99": 0.25}
+    written = []
+    name, base = pick_base([("minmax", "q-minmax"), ("p99.99", "q-p")], lambda b, kept: written.append((b, kept)),
+                           lambda: with_tail["minmax" if written[-1][0] == "q-minmax" else "p99.99"], ["div", "mul"],
+                           print)
+    assert (name, base) == ("minmax", "q-minmax") and written == [("q-minmax", ["div", "mul"]), ("q-p", ["div", "mul"])]
+    assert pick_base([("only", 1)], None, None, ["div"], print) == ("only", 1)  # one calibration: nothing to try

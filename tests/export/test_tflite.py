@@ -62,7 +62,7 @@ def test_fallback_forces_refused_ops_to_float_then_keeps_the_unweighted_layers(f
 
     out, lines = tmp_path / "model.int8-mixed.tflite", []
     quantizer = TfliteInt8Quantizer(fp32, faces.transpose(0, 2, 3, 1))
-    record = mixed_int8(quantizer, out, fsanet.spec, gate_delta, 0.2, 4, lines.append)
+    record = mixed_int8([("minmax", quantizer)], out, fsanet.spec, gate_delta, 0.2, 4, lines.append)
     assert record["float_op_types"] == ["DIV"] and record["passed"] and record["unweighted_in_float"]
     assert record["delta"] == gate_delta(out) == 0.05
     assert "integer DIV" in lines[0]
@@ -81,8 +81,8 @@ def test_a_refusal_naming_no_op_is_raised(fsanet, fsanet_tflite, tmp_path):
         raise ModelFileError("LiteRT failed to run it (something else)", path)
 
     with pytest.raises(ModelFileError, match="something else"):
-        mixed_int8(TfliteInt8Quantizer(fp32, faces.transpose(0, 2, 3, 1)), tmp_path / "m.tflite", fsanet.spec,
-                   gate_delta, 0.2, 4, print)
+        mixed_int8([("minmax", TfliteInt8Quantizer(fp32, faces.transpose(0, 2, 3, 1)))], tmp_path / "m.tflite",
+                   fsanet.spec, gate_delta, 0.2, 4, print)
 
 
 def test_a_file_litert_cannot_load_is_a_model_file_error(fsanet_tflite, tmp_path):
