@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+HELD_OUT = "held-out"  # --eval keyword: gate on the calibration faces held back
 HELP = "Export a model for a target: ONNX with parity, INT8 with an accuracy gate, TFLite, TensorRT/Jetson prep."
 
 
@@ -14,21 +15,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="artifact folder to write (replaced atomically)")
     parser.add_argument("--calib", help="calibration images: folder, glob or calibration YAML "
                                         "(default: the target's int8.calibration)")
-    parser.add_argument("--eval", dest="eval_dir", help="annotated folder for the gate (its first 200 faces), or a "
-                        "recipe YAML (all of its validation set); default: held-out calibration faces (label-free "
-                        "against FP32 when they carry no annotations)")
+    parser.add_argument("--eval", dest="eval_dir", help="annotated folder for the gate (its first 200 faces), a "
+                        "recipe YAML (all of its validation set), or 'held-out' (the calibration faces held back: "
+                        "label-free against FP32 when they carry no annotations); default: a registered model's own "
+                        "validation set (recipes/NAME.yaml) when its data is here, else 'held-out'")
     parser.add_argument("--threads", type=int, default=None, help="threads for parity and gate runs")
 
 
 def run(args: argparse.Namespace) -> int:
     from edgekit.backend.tflite.loader import silence_logs
-    from edgekit.export.pipeline import export
+    from edgekit.export.pipeline import export, own_validation_set
     from edgekit.specs import load_target
 
     silence_logs()
     target = load_target(args.target)
-    out = export(args.source, target, args.out, calib=args.calib, eval_dir=args.eval_dir,
-                 log=lambda line: print(line, flush=True), threads=args.threads)
+    log = lambda line: print(line, flush=True)  # noqa: E731
+    eval_dir = args.eval_dir
+    if eval_dir is None and target.int8 is not None:
+        eval_dir = own_validation_set(args.source, log)
+    out = export(args.source, target, args.out, calib=args.calib, eval_dir=None if eval_dir == HELD_OUT else eval_dir,
+                 log=log, threads=args.threads)
     print(summary_table(out))
     return 0
 

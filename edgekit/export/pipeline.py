@@ -431,6 +431,27 @@ def export(source: Any, target: Target, out_dir: str | Path, calib: str | None =
     return out_dir
 
 
+def own_validation_set(source: Any, log: Log) -> str | None:
+    """The CLI's default ``--eval`` for a registered model: its recipe (``recipes/NAME.yaml``), whose validation
+    set becomes the gate's, when that data is on this machine (else None: the held-out calibration faces). 32 held-out calibration faces make a noisy gate
+    (PIPNet-MobileNetV3, Percentile 99.9: +0.54 NME on them, +0.07 on its 770 validation faces)."""
+    from edgekit.paths import find_recipe
+    from edgekit.registry import list_models
+    from edgekit.train.recipe import load_recipe
+
+    if not isinstance(source, str) or source not in list_models():
+        return None
+    try:
+        recipe = find_recipe(source)
+        folder = load_recipe(recipe).data.val.resolved()
+    except EdgekitError:  # no recipe of that name, or one that does not load
+        return None
+    if not folder.is_dir():
+        return None
+    log(f"gate: no --eval given, using {source}'s own validation set ({recipe.name}: {folder})")
+    return str(recipe)
+
+
 def _artifact_dir(out_dir: Path):
     """``atomic_dir`` whose 'cannot create the folder' becomes one line naming it."""
     try:

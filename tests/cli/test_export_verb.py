@@ -87,3 +87,26 @@ def test_weights_of_another_model(run_cli, target_yaml, faces, tmp_path):
     code, _, err = run_cli("export", path, "--target", target_yaml, "--out", tmp_path / "art", "--calib", faces)
     _one_line_error(code, err, "mislabelled.safetensors")
     assert not (tmp_path / "art").exists()
+
+
+def test_a_registered_model_is_gated_on_its_own_validation_set_by_default(tmp_path):
+    from edgekit.export.pipeline import own_validation_set
+    from edgekit.paths import shared_data_dir
+
+    if not (shared_data_dir() / "ytf68" / "val").is_dir():
+        pytest.skip("../shared/data/ytf68/val is absent: no validation set to default to")
+    lines = []
+    assert own_validation_set("pfld_0.25x", lines.append).endswith("recipes/pfld_0.25x.yaml")
+    assert "own validation set" in lines[0] and "ytf68" in lines[0]
+    assert own_validation_set(str(tmp_path / "pfld_0.25x.safetensors"), lines.append) is None  # a file: no recipe
+    assert own_validation_set("not_a_model", lines.append) is None and len(lines) == 1
+
+
+def test_eval_held_out_keeps_the_calibration_faces_gate(weights, target_yaml, faces, tmp_path, run_cli):
+    from edgekit.artifact import read_manifest
+
+    code, out, _ = run_cli("export", weights, "--target", target_yaml, "--out", tmp_path / "art", "--calib", faces,
+                           "--eval", "held-out")
+    assert code == 0, out
+    gate = read_manifest(tmp_path / "art").checks["gate"]
+    assert gate["label_free"] or gate["files"]["model.int8.onnx"]["labels"] == "held-out annotations"
