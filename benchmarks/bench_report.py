@@ -64,8 +64,9 @@ class Verdict:
 
     def text(self) -> str:
         state = "PASS" if self.passed else "FAIL"
-        return (f"{TARGET_MODEL} INT8 within the accuracy budget, best backend ({self.file}), 1 thread: {self.p50_ms:.3f} ms vs MediaPipe "
-                f"{self.peer_ms:.3f} ms = {self.ratio:.3f}x (target <= {TARGET_RATIO:g}x): {state}")
+        return (f"{TARGET_MODEL} INT8 within the accuracy budget, best backend ({self.file}), 1 thread: "
+                f"{self.p50_ms:.3f} ms vs MediaPipe {self.peer_ms:.3f} ms = {self.ratio:.3f}x "
+                f"(target <= {TARGET_RATIO:g}x): {state}")
 
 
 def target_verdict(rows: Sequence[BenchRow], peer_model: str,

@@ -3,11 +3,12 @@ ONNX + parity, INT8 calibration, TFLite, the gate and its fallback, the manifest
 
     python benchmarks/export_time.py [--model pfld_0.25x] [--target android-arm64-int8] [--runs 3] [--out docs]
 
-Twice: with ``--eval held-out`` (the gate on the calibration faces held back) and ``--eval recipes/MODEL.yaml`` (on
-the recipe's whole validation set: the CLI's default when that data is present, and what benchmarks/run.py uses). The first run of each starts from an empty
-calibration cache (``EDGEKIT_CACHE`` in a fresh folder: images decoded, faces cropped, tensors made), the others
-reuse it, as a user's second export does. Prints every run and the medians, writes
-``OUT/benchmarks/export_time.json`` and the table between the export-time markers of ``OUT/EXPORT.md``."""
+Twice: with ``--eval held-out`` (the gate on the calibration faces held back) and ``--eval recipes/MODEL.yaml``
+(on the recipe's whole validation set: the CLI's default when that data is present, and what benchmarks/run.py
+uses). The first run of each starts from an empty calibration cache (``EDGEKIT_CACHE`` in a fresh folder: images
+decoded, faces cropped, tensors made), the others reuse it, as a user's second export does.
+Prints every run and the medians, writes ``OUT/benchmarks/export_time.json`` and the table between the export-time
+markers of ``OUT/EXPORT.md``."""
 from __future__ import annotations
 
 import argparse

@@ -29,14 +29,17 @@ def run(args: argparse.Namespace) -> int:
 
     silence_logs()
     target = load_target(args.target)
-    log = lambda line: print(line, flush=True)  # noqa: E731
     eval_dir = args.eval_dir
     if eval_dir is None and target.int8 is not None:
-        eval_dir = own_validation_set(args.source, log)
+        eval_dir = own_validation_set(args.source, _print)
     out = export(args.source, target, args.out, calib=args.calib, eval_dir=None if eval_dir == HELD_OUT else eval_dir,
-                 log=log, threads=args.threads)
+                 log=_print, threads=args.threads)
     print(summary_table(out))
     return 0
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
 
 
 def summary_table(folder: Path) -> str:

@@ -281,22 +281,19 @@ def stage_tflite(ex: Export) -> None:
         ex.log(text)
     ex.check("parity", parities)
     if over_budget:
-        _tflite_fallback(ex, section)
+        _tflite_fallback(ex, section, next(item.quantizer for item in files if item.precision == "int8"))
 
 
-def _tflite_fallback(ex: Export, section) -> None:
-    """As ``_fallback`` for the full-integer TFLite file (which may not even run: then its delta is inf)."""
-    from edgekit.backend.base import to_layout
+def _tflite_fallback(ex: Export, section, own) -> None:
+    """As ``_fallback`` for the full-integer TFLite file (which may not even run: then its delta is inf); ``own``:
+    its TfliteInt8Quantizer (the target's calibration, measured once)."""
     from edgekit.backend.tflite.loader import embed_spec
-    from edgekit.export.tflite import base_path, mixed_int8
-    from edgekit.export.tflite_calibrate import TfliteInt8Quantizer
+    from edgekit.export.tflite import mixed_int8
 
-    base = base_path(section, ex.folder, ex.work)
-    images = to_layout(ex.calibration.calib.tensors, ex.spec.preprocess.layout, section.layout)
     quantizers = {}
 
     def write(percentile: float) -> Path:
-        quantizers[percentile] = TfliteInt8Quantizer(base, images, percentile)
+        quantizers[percentile] = own.with_percentile(percentile)
         path = quantizers[percentile].quantize(ex.work / f"int8-p{percentile:g}.tflite")
         embed_spec(path, ex.spec)
         return path
@@ -312,7 +309,7 @@ def _tflite_fallback(ex: Export, section) -> None:
     mixed = ex.folder / "model.int8-mixed.tflite"
     ex.log("sensitivity: keeping the layers whose quantization costs most in float")
     try:
-        bases = _bases(ex, TfliteInt8Quantizer(base, images), quantizers.get(best), best)
+        bases = _bases(ex, own, quantizers.get(best), best)
         record = mixed_int8(bases, mixed, ex.spec, lambda file: ex.gate_file(file)["delta"], ex.gate.budget,
                             ex.int8.max_float_layers, ex.log)
     except ModelFileError as exc:
@@ -433,8 +430,9 @@ def export(source: Any, target: Target, out_dir: str | Path, calib: str | None =
 
 def own_validation_set(source: Any, log: Log) -> str | None:
     """The CLI's default ``--eval`` for a registered model: its recipe (``recipes/NAME.yaml``), whose validation
-    set becomes the gate's, when that data is on this machine (else None: the held-out calibration faces). 32 held-out calibration faces make a noisy gate
-    (PIPNet-MobileNetV3, Percentile 99.9: +0.54 NME on them, +0.07 on its 770 validation faces)."""
+    set becomes the gate's, when that data is on this machine (else None: the held-out calibration faces). 32
+    held-out faces make a noisy gate (PIPNet-MobileNetV3, Percentile 99.9: +0.54 NME on them, +0.07 on its 770
+    validation faces)."""
     from edgekit.paths import find_recipe
     from edgekit.registry import list_models
     from edgekit.train.recipe import load_recipe

@@ -8,7 +8,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -31,6 +31,7 @@ class TfliteFile:
     parity: dict  # vs the ONNX FP32 outputs on real faces
     spec_embedded: bool  # False: the spec is in the manifest only
     error: str = ""  # a quantized file LiteRT cannot run: removed, the reason recorded
+    quantizer: Any = None  # the full-integer file's TfliteInt8Quantizer (its calibration, reused by the fallback)
 
 
 def file_name(precision: str) -> str:
@@ -43,7 +44,7 @@ def export_tflite(model, section: TfliteSection, folder: Path, work: Path, calib
     """Write ``section.precisions`` into ``folder``; ``calibration`` and ``faces`` are float32 in the spec's layout,
     ``reference`` the ONNX FP32 outputs on ``faces`` (with crop ``matrices``)."""
     from edgekit.backend.tflite.loader import convert_fp32, embed_spec
-    from edgekit.export.tflite_calibrate import quantize_tflite
+    from edgekit.export.tflite_calibrate import TfliteInt8Quantizer, quantize_tflite
 
     spec: ModelSpec = model.spec
     base = base_path(section, folder, work)
@@ -52,8 +53,11 @@ def export_tflite(model, section: TfliteSection, folder: Path, work: Path, calib
     written = []
     for precision in section.precisions:
         path = folder / file_name(precision)
-        if precision != "fp32":
-            quantize_tflite(base, path, precision, file_calibration if precision == "int8" else None)
+        quantizer = TfliteInt8Quantizer(base, file_calibration) if precision == "int8" else None
+        if quantizer is not None:
+            quantizer.quantize(path)
+        elif precision != "fp32":
+            quantize_tflite(base, path, precision)
         embedded = embed_spec(path, spec)
         try:
             result = {**file_parity(path, spec, faces, matrices, reference, threads), "against": "onnx fp32"}
@@ -61,11 +65,11 @@ def export_tflite(model, section: TfliteSection, folder: Path, work: Path, calib
             if precision in FLOAT_PRECISIONS:
                 raise
             path.unlink()  # a quantized file that does not run is not shipped; the float files still are
-            written.append(TfliteFile(path, precision, {}, embedded, error=exc.message))
+            written.append(TfliteFile(path, precision, {}, embedded, error=exc.message, quantizer=quantizer))
             continue
         if precision in FLOAT_PRECISIONS:
             require_parity(result, section.parity_max_px, section.parity_max_deg, path, "ONNX FP32")
-        written.append(TfliteFile(path, precision, result, embedded))
+        written.append(TfliteFile(path, precision, result, embedded, quantizer=quantizer))
     return written
 
 

@@ -5,6 +5,7 @@ its Percentile (the TFLite counterpart of ``edgekit.export.calibrate``).
 ai-edge-quantizer pulls JAX (seconds to import): imported inside the functions."""
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Sequence
@@ -61,14 +62,26 @@ class TfliteInt8Quantizer:
         self.fp32_path, self.calibration, self.percentile = Path(fp32_path), calibration, percentile
         self.recipe = recipe.static_wi8_ai8()
         self._ranges = None
+        self._measured: dict = {}  # 'minmax' ranges and 'samples' of every activation: shared by with_percentile
+
+    def with_percentile(self, percentile: float) -> "TfliteInt8Quantizer":
+        """The same file and calibration images with Percentile ranges (the recalibration fallback); the min/max
+        pass and the sampled activations are measured once for all of them."""
+        other = copy.copy(self)
+        other.percentile, other._ranges = percentile, None
+        return other
 
     def ranges(self) -> dict:
         """{tensor name: {'min', 'max'}} (computed on the first call)."""
         if self._ranges is None:
-            with quiet():
-                self._ranges = calibrate_min_max(self.fp32_path, self.recipe, self.calibration)
+            if "minmax" not in self._measured:
+                with quiet():
+                    self._measured["minmax"] = calibrate_min_max(self.fp32_path, self.recipe, self.calibration)
+            self._ranges = self._measured["minmax"]
             if self.percentile is not None:
-                self._ranges = clip_to_percentile(self._ranges, self.fp32_path, self.calibration, self.percentile)
+                if "samples" not in self._measured:
+                    self._measured["samples"] = sample_values(self.fp32_path, self.calibration)
+                self._ranges = clip_to_percentile(self._ranges, self._measured["samples"], self.percentile)
         return self._ranges
 
     def quantize(self, path: Path, float_layers: Sequence[tuple[str, str]] = ()) -> Path:
@@ -137,25 +150,24 @@ def calibrate_min_max(fp32_path: Path, quantization_recipe: list, calibration: n
     return tool.get_model_qsvs()
 
 
-def clip_to_percentile(ranges: dict, fp32_path: Path, calibration: np.ndarray, percentile: float) -> dict:
+def clip_to_percentile(ranges: dict, samples: dict[str, np.ndarray], percentile: float) -> dict:
     """``ranges`` with every activation's [min, max] narrowed to the (100 - p) / 2 and (100 + p) / 2 percentiles
-    of its values on the calibration images (ONNX Runtime's asymmetric Percentile), still holding 0. The input
-    keeps its full range: it is the exact preprocessed image, and clipping it loses real pixels."""
-    values = percentile_values(fp32_path, calibration, (100.0 - percentile) / 2, (100.0 + percentile) / 2)
+    of its ``samples`` (``sample_values``; ONNX Runtime's asymmetric Percentile), still holding 0. The input keeps
+    its full range: it is the exact preprocessed image, and clipping it loses real pixels."""
     clipped = {}
     for name, qsv in ranges.items():
-        if name not in values or "min" not in qsv:
+        if name not in samples or "min" not in qsv:
             clipped[name] = qsv
             continue
-        low, high = values[name]
+        low, high = np.percentile(samples[name], [(100.0 - percentile) / 2, (100.0 + percentile) / 2])
         clipped[name] = {**qsv, "min": np.maximum(qsv["min"], min(low, 0.0)).astype(np.float32),
                          "max": np.minimum(qsv["max"], max(high, 0.0)).astype(np.float32)}
     return clipped
 
 
-def percentile_values(fp32_path: Path, calibration: np.ndarray, low: float, high: float) -> dict:
-    """{tensor name: (low, high) percentiles of its values} from LiteRT runs of the FP32 file over ``calibration``
-    (every tensor kept but the input), each tensor's values sampled at the same fixed positions in every image."""
+def sample_values(fp32_path: Path, calibration: np.ndarray) -> dict[str, np.ndarray]:
+    """{tensor name: its finite values} from LiteRT runs of the FP32 file over ``calibration`` (every tensor kept
+    but the input), sampled at the same fixed positions in every image, PERCENTILE_SAMPLES per tensor at most."""
     from edgekit.export.tflite_sensitivity import all_tensors, open_all_tensors
 
     interpreter = open_all_tensors(fp32_path)
@@ -174,4 +186,4 @@ def percentile_values(fp32_path: Path, calibration: np.ndarray, low: float, high
             samples.setdefault(name, []).append(flat[picks[name]])
     values = {name: np.concatenate(parts) for name, parts in samples.items()}
     finite = {name: v[np.isfinite(v)] for name, v in values.items()}  # an inf (x / 0 on some face) has no percentile
-    return {name: tuple(float(x) for x in np.percentile(v, [low, high])) for name, v in finite.items() if v.size}
+    return {name: v for name, v in finite.items() if v.size}
