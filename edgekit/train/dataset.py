@@ -62,6 +62,7 @@ def build_datasets(recipe: Recipe, spec: ModelSpec) -> tuple[FaceDataset, FaceDa
     """(augmented train set, plain val set) for ``spec`` from the recipe's data section."""
     flip_perm = get_scheme(spec.scheme).flip_perm
     augment = JointAugment(recipe.augment, flip_perm)
-    train = load_samples(recipe.data.train, spec, recipe.data.max_pose_deg)
+    train = [sample for config in (recipe.data.train, *recipe.data.extra_train)
+             for sample in load_samples(config, spec, recipe.data.max_pose_deg)]
     val = load_samples(recipe.data.val, spec, recipe.data.max_pose_deg)
     return FaceDataset(train, spec, augment, recipe.seed), FaceDataset(val, spec, None, recipe.seed)

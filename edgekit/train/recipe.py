@@ -18,11 +18,19 @@ ModelArg = bool | int | float | str  # builder keyword values a recipe may set (
 
 @dataclass(frozen=True)
 class SplitConfig:
-    """A fixed by-image split of one folder: ``part`` picks the ``val_fraction`` share or the rest."""
+    """A fixed split of one folder: ``part`` picks the ``val_fraction`` share or the rest.
+
+    ``by: image`` draws single images (a seeded permutation). ``by: photo`` keeps every face of one photo on one
+    side: the photo is the file stem without a trailing face index ``_1``..``_99`` (300W's ``afw_<id>_<face>``,
+    ``helen_<id>_<face>``; ``lfpw_image_0001`` is its own photo), and photos go to val by the order of
+    sha1(seed:photo), so adding files never moves others. ``stratify: true`` takes the share within each subset,
+    the stem's prefix before the first ``_`` (afw / helen / lfpw)."""
 
     seed: int = 0
     val_fraction: float = 0.2
     part: Literal["train", "val"] = "train"
+    by: Literal["image", "photo"] = "image"
+    stratify: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 < self.val_fraction < 1.0:
@@ -43,6 +51,7 @@ class DatasetConfig:
 class DataConfig:
     train: DatasetConfig
     val: DatasetConfig
+    extra_train: tuple[DatasetConfig, ...] = ()  # more training folders, appended to ``train``
     max_pose_deg: float = 99.0  # pose samples with any |angle| above this are dropped (AFLW2000 protocol)
 
 

@@ -5,6 +5,9 @@ A face's box always comes from its ground-truth landmarks. Landmark models need 
 Pose models use the annotated pose (AFLW2000 ``Pose_Para``), else solvePnP on iBUG-68 landmarks."""
 from __future__ import annotations
 
+import hashlib
+import re
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -36,11 +39,31 @@ def load_samples(config: DatasetConfig, spec: ModelSpec, max_pose_deg: float = 9
 
 
 def split_samples(samples: Sequence[Sample], split: SplitConfig) -> list[Sample]:
-    """A fixed by-image split: a seeded permutation, the first ``val_fraction`` share is val; order kept."""
-    order = np.random.default_rng(split.seed).permutation(len(samples))
-    num_val = max(1, round(len(samples) * split.val_fraction))
-    chosen = set(order[:num_val].tolist()) if split.part == "val" else set(order[num_val:].tolist())
-    return [sample for i, sample in enumerate(samples) if i in chosen]
+    """The ``split.part`` side of a fixed split (see SplitConfig); the samples' order is kept."""
+    if split.by == "image":
+        order = np.random.default_rng(split.seed).permutation(len(samples))
+        num_val = max(1, round(len(samples) * split.val_fraction))
+        val_index = set(order[:num_val].tolist())
+        return [s for i, s in enumerate(samples) if (i in val_index) == (split.part == "val")]
+    val_photos = _val_photos([photo_of(s.image_path) for s in samples], split)
+    return [s for s in samples if (photo_of(s.image_path) in val_photos) == (split.part == "val")]
+
+
+def photo_of(image_path: str | Path) -> str:
+    """The photo a face crop came from: its stem without a trailing face index (``afw_123_2`` -> ``afw_123``)."""
+    return re.sub(r"_\d{1,2}$", "", Path(image_path).stem)
+
+
+def _val_photos(photos: Sequence[str], split: SplitConfig) -> set[str]:
+    """The ``val_fraction`` share of the distinct photos (per subset when stratified), by hash order."""
+    strata: dict[str, list[str]] = {}
+    for photo in sorted(set(photos)):
+        strata.setdefault(photo.split("_", 1)[0] if split.stratify else "", []).append(photo)
+    chosen: set[str] = set()
+    for members in strata.values():
+        ranked = sorted(members, key=lambda photo: hashlib.sha1(f"{split.seed}:{photo}".encode()).hexdigest())
+        chosen.update(ranked[: max(1, round(len(members) * split.val_fraction))])
+    return chosen
 
 
 def label_points(spec: ModelSpec) -> int:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -53,3 +55,47 @@ def test_pose_label_from_ibug68_landmarks_when_not_annotated():
     np.testing.assert_allclose(pose_label(sample, (256, 256)), pose, atol=1.0)
     annotated = Sample(None, landmarks, np.array([1.0, 2.0, 3.0]), "ibug68", None, "mat", None)
     np.testing.assert_array_equal(pose_label(annotated, (256, 256)), [1.0, 2.0, 3.0])
+
+
+def _faces(names: list[str]):
+    from types import SimpleNamespace
+
+    return [SimpleNamespace(image_path=f"/data/{name}.jpg") for name in names]
+
+
+def test_photo_split_keeps_a_photo_on_one_side_and_stratifies():
+    from edgekit.train.samples import photo_of
+
+    names = [f"afw_{p}_{f}" for p in range(20) for f in (1, 2)] + [f"helen_{p}_1" for p in range(40)] \
+        + [f"lfpw_image_{p:04d}" for p in range(40)]
+    faces = _faces(names)
+    config = dict(seed=0, val_fraction=0.1, by="photo", stratify=True)
+    train = split_samples(faces, SplitConfig(part="train", **config))
+    val = split_samples(faces, SplitConfig(part="val", **config))
+    train_photos, val_photos = {photo_of(f.image_path) for f in train}, {photo_of(f.image_path) for f in val}
+    assert not train_photos & val_photos and len(train) + len(val) == len(faces)
+    assert sorted(p.split("_")[0] for p in val_photos) == ["afw", "afw", "helen", "helen", "helen", "helen",
+                                                          "lfpw", "lfpw", "lfpw", "lfpw"]
+    assert photo_of("/x/afw_123_2.jpg") == "afw_123" and photo_of("/x/lfpw_image_0001.jpg") == "lfpw_image_0001"
+
+
+def test_photo_split_is_stable_when_files_are_added():
+    config = SplitConfig(seed=0, val_fraction=0.2, part="val", by="photo")
+    before = split_samples(_faces([f"helen_{p}_1" for p in range(100)]), config)
+    after = split_samples(_faces([f"helen_{p}_1" for p in range(101)]), config)
+    assert len({f.image_path for f in before} - {f.image_path for f in after}) <= 1
+
+
+def test_300w_split_is_disjoint_and_fixed(shared_data):
+    """The recipes' 300W split: 198 validation faces (10 % of the photos per subset), no photo on both sides."""
+    from edgekit.registry import create_model
+    from edgekit.train.recipe import load_recipe
+    from edgekit.train.samples import photo_of
+
+    recipe = load_recipe("pfld_0.25x")
+    spec = create_model("pfld_0.25x").spec
+    train, val = load_samples(recipe.data.train, spec), load_samples(recipe.data.val, spec)
+    assert (len(train), len(val)) == (1812, 198)
+    assert not {photo_of(s.image_path) for s in train} & {photo_of(s.image_path) for s in val}
+    names = "\n".join(s.image_path.name for s in val)  # the documented split, byte for byte
+    assert hashlib.sha1(names.encode()).hexdigest()[:16] == "db6bafcf81f2b19b"
