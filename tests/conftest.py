@@ -129,3 +129,14 @@ def tiny_recipe(synthetic_faces, tmp_path):
         })
 
     return make
+
+
+@pytest.fixture()
+def dead_pid() -> int:
+    """The id of a process that has just exited and been reaped: a killed edgekit run's (its leftovers are stale)."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid

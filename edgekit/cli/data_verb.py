@@ -21,7 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from edgekit.atomic import atomic_write_json
     from edgekit.data.check import check_folder, report_dict, report_lines
+    from edgekit.outputs import check_output_file
 
+    if args.json:
+        check_output_file(args.json, "--json")
     result = check_folder(args.folder, decode=args.decode, recursive=args.recursive)
     print("\n".join(report_lines(result)))
     if args.json:

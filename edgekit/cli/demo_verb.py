@@ -4,13 +4,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from edgekit.cli import args as types
+
 HELP = ("Export the shipped PFLD-0.25x and FSA-Net to ONNX + INT8 + TFLite with the accuracy gate, predict on a real "
         "face, profile everything beside MediaPipe, and write a report.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="demo-out", help="output folder (default: demo-out)")
-    parser.add_argument("--runs", type=int, default=100, help="timed calls per profiled configuration")
+    parser.add_argument("--out", default="demo-out", help="output folder (default: demo-out): new, empty or a "
+                        "previous demo's; a folder holding other files is refused")
+    parser.add_argument("--runs", type=types.runs, default=100, help="timed calls per profiled configuration")
     parser.add_argument("--no-peer", action="store_true", help="do not fetch MediaPipe's model for comparison")
 
 
@@ -18,10 +21,7 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from edgekit.demo.run import DemoConfig, run_demo
-    from edgekit.errors import EdgekitError
 
-    if args.runs < 1:
-        raise EdgekitError("--runs must be >= 1")
     config = dataclasses.replace(DemoConfig(), runs=args.runs, peer=None if args.no_peer else "mediapipe")
     report = run_demo(Path(args.out), config)
     print(f"\nreport: {report}")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from edgekit.cli import args as types
+
 HELP = "Evaluate a model (registered name, .safetensors, .pt, or an exported file) on a folder of annotated faces."
 
 
@@ -12,22 +14,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--data", help="folder of images with annotations")
     where.add_argument("--val-of", metavar="RECIPE", help="the validation set of this recipe (its folder, filter "
                        "and seeded split), e.g. recipes/fsanet.yaml: the numbers training reported")
-    parser.add_argument("--json", help="write the metrics to this JSON file")
-    parser.add_argument("--ced", help="write the cumulative error distribution plot (PNG) here (landmark models)")
-    parser.add_argument("--limit", type=int, help="evaluate only the first N faces (sorted by image path)")
-    parser.add_argument("--threads", type=int, help="inference threads")
-    parser.add_argument("--batch", type=int, default=32, help="faces per inference batch (default 32)")
+    parser.add_argument("--json", metavar="FILE", help="write the metrics to this JSON file")
+    parser.add_argument("--ced", metavar="FILE.png", help="write the cumulative error distribution plot (PNG) here "
+                        "(landmark models)")
+    parser.add_argument("--limit", type=types.positive_int, help="evaluate only the first N faces (sorted by image "
+                        "path)")
+    parser.add_argument("--threads", type=types.threads, help="inference threads")
+    parser.add_argument("--batch", type=types.batch_size, default=32, help=f"faces per inference batch (default "
+                        f"32, at most {types.MAX_BATCH})")
 
 
 def run(args: argparse.Namespace) -> int:
     from edgekit.atomic import atomic_write_json
-    from edgekit.errors import SpecError
     from edgekit.eval.evaluate import evaluate
+    from edgekit.outputs import check_output_file
 
-    for flag in ("limit", "threads", "batch"):
-        value = getattr(args, flag)
-        if value is not None and value <= 0:
-            raise SpecError(f"--{flag} must be positive, got {value}")
+    if args.json:
+        check_output_file(args.json, "--json", inputs=(args.source,))
+    if args.ced:
+        check_output_file(args.ced, "--ced", suffixes=(".png",), inputs=(args.source,))
     report = evaluate(args.source, args.data, limit=args.limit, threads=args.threads, batch_size=args.batch,
                       ced=args.ced, val_of=args.val_of)
     print(format_report(report))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from edgekit.cli import args as types
+
 HELD_OUT = "held-out"  # --eval keyword: gate on the calibration faces held back
 HELP = "Export a model for a target: ONNX with parity, INT8 with an accuracy gate, TFLite, TensorRT/Jetson prep."
 
@@ -12,21 +14,24 @@ HELP = "Export a model for a target: ONNX with parity, INT8 with an accuracy gat
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="registered model name, .safetensors weights or .pt checkpoint")
     parser.add_argument("--target", required=True, help="target name (targets/NAME.yaml) or a target YAML path")
-    parser.add_argument("--out", required=True, type=Path, help="artifact folder to write (replaced atomically)")
+    parser.add_argument("--out", required=True, type=Path, help="artifact folder to write: a new or empty folder, "
+                        "or an existing artifact (replaced atomically); any other folder or file is refused")
     parser.add_argument("--calib", help="calibration images: folder, glob or calibration YAML "
                                         "(default: the target's int8.calibration)")
     parser.add_argument("--eval", dest="eval_dir", help="annotated folder for the gate (its first 200 faces), a "
                         "recipe YAML (all of its validation set), or 'held-out' (the calibration faces held back: "
                         "label-free against FP32 when they carry no annotations); default: a registered model's own "
                         "validation set (recipes/NAME.yaml) when its data is here, else 'held-out'")
-    parser.add_argument("--threads", type=int, default=None, help="threads for parity and gate runs")
+    parser.add_argument("--threads", type=types.threads, default=None, help="threads for parity and gate runs")
 
 
 def run(args: argparse.Namespace) -> int:
     from edgekit.backend.tflite.loader import silence_logs
     from edgekit.export.pipeline import export, own_validation_set
+    from edgekit.outputs import check_artifact_out
     from edgekit.specs import load_target
 
+    check_artifact_out(args.out)  # before anything is loaded: a refused --out costs nothing
     silence_logs()
     target = load_target(args.target)
     eval_dir = args.eval_dir

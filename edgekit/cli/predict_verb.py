@@ -7,33 +7,25 @@ from pathlib import Path
 
 import numpy as np
 
+from edgekit.cli import args as types
 from edgekit.runtime.draw import write_overlay
 
 HELP = "Predict landmarks and head pose on images with any model SOURCE (artifact, .onnx, .tflite, weights, name)."
-
-
-def corners(text: str) -> tuple[float, float, float, float]:
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        values = ()
-    if len(values) != 4 or values[2] <= values[0] or values[3] <= values[1]:
-        raise argparse.ArgumentTypeError(f"a face box is x0,y0,x1,y1 with x1 > x0 and y1 > y0, got '{text}'")
-    return values
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="artifact folder, .onnx / .tflite / .engine / .safetensors / .pt file or "
                         "registered model name")
     parser.add_argument("images", nargs="+", metavar="IMAGE")
-    parser.add_argument("--box", type=corners, help="face box x0,y0,x1,y1 in image pixels (default: detect)")
-    parser.add_argument("--detector", default=None, help="face detector: haar (default), yunet:MODEL.onnx or "
-                        "module:callable")
+    parser.add_argument("--box", type=types.box_corners, help="face box x0,y0,x1,y1 in image pixels (default: "
+                        "detect)")
+    parser.add_argument("--detector", type=types.detector_choice, help="face detector: haar (default), "
+                        "yunet:MODEL.onnx or package.module:callable")
     parser.add_argument("--file", dest="choice", help="which file of an artifact: path, format or precision")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads", type=types.threads, default=None, help="inference threads")
     parser.add_argument("--json", action="store_true", help="print one JSON object per image")
-    parser.add_argument("--draw", metavar="OUT.png", help="write an overlay (points, box, pose axes); with "
-                        "several images OUT-<image name>.png each")
+    parser.add_argument("--draw", metavar="OUT.png", help="write an overlay (points, box, pose axes) as an image "
+                        "OpenCV writes (.png, .jpg, ...); with several images OUT-<image name>.png each")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     from edgekit.runtime.predictor import Predictor
     from edgekit.runtime.source import open_source
 
-    detector = get_detector(args.detector)  # a bad --detector fails before the model loads
+    draws = check_draw_paths(args.draw, args.source, args.images)  # a refused output costs nothing
+    detector = get_detector(args.detector)  # nor a bad --detector: it fails before the model loads
     runner, spec = open_source(args.source, args.threads, args.choice)
     predictor = Predictor(runner, spec)
     predictor.detector = detector
@@ -56,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
                 raise exc.at(image_path) from None
             result = prediction_dict(image_path, prediction, spec)
             print(json.dumps(result) if args.json else summary_line(result))
-            if args.draw:
-                out = draw_path(args.draw, image_path, len(args.images))
+            if draws:
+                out = draws[image_path]
                 write_overlay(out, image, prediction)
                 if not args.json:
                     print(f"  wrote {out}")
@@ -96,3 +89,16 @@ def summary_line(result: dict) -> str:
 def draw_path(draw: str, image_path: str, count: int) -> Path:
     out = Path(draw)
     return out if count == 1 else out.with_name(f"{out.stem}-{Path(image_path).stem}{out.suffix}")
+
+
+def check_draw_paths(draw: str | None, source: str, images: list[str]) -> dict[str, Path]:
+    """image -> its overlay path, each checked as an output file (an image suffix OpenCV writes); {} without
+    --draw."""
+    from edgekit.outputs import check_output_file
+
+    if not draw:
+        return {}
+    inputs = (source, *images)
+    check_output_file(draw, "--draw", image=True, inputs=inputs)
+    return {image: check_output_file(draw_path(draw, image, len(images)), "--draw", image=True, inputs=inputs)
+            for image in images}

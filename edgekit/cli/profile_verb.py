@@ -4,17 +4,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from edgekit.cli import args as types
+
 HELP = "Profile latency / memory of artifacts and model files (each configuration in its own process)."
-
-
-def int_list(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got '{text}'") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive integers, got '{text}'")
-    return values
+UNKNOWN_INPUT = (256, 256)  # (width, height) assumed when a file's input size is not known before it opens
+COPIES = 3  # float32 input batches held at once: ours, the runtime's copy, outputs and activations (about)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,18 +16,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("sources", nargs="*", metavar="ARTIFACT_OR_FILE",
                         help="artifact folders, .onnx/.tflite/.engine/.safetensors files or registered model names")
-    parser.add_argument("--threads", type=int_list, default=(1,), help="thread counts, e.g. 1,2,4 (1 is the stable "
-                        "reference)")
-    parser.add_argument("--batch", type=int_list, default=(1,), help="batch sizes, e.g. 1,8 (TFLite: 1 only)")
-    parser.add_argument("--runs", type=int, default=200, help="timed calls per configuration")
-    parser.add_argument("--warmup", type=int, default=20, help="untimed calls first")
+    parser.add_argument("--threads", type=types.int_list(types.MAX_THREADS), default=(1,), help="thread counts, "
+                        "e.g. 1,2,4 (1 is the stable reference)")
+    parser.add_argument("--batch", type=types.int_list(types.MAX_BATCH), default=(1,), help="batch sizes, e.g. 1,8 "
+                        f"(TFLite: 1 only; at most {types.MAX_BATCH}, and what this machine's memory holds)")
+    parser.add_argument("--runs", type=types.runs, default=200, help="timed calls per configuration")
+    parser.add_argument("--warmup", type=types.warmup, default=20, help="untimed calls first")
     parser.add_argument("--baseline", help="file label the ratio column divides by (default: the first)")
     parser.add_argument("--peer", action="append", choices=sorted(PEERS), default=[],
                         help="add a peer model, e.g. mediapipe (face_landmark.tflite from mediapipe 0.10.21)")
     parser.add_argument("--image", help="image for preprocessing/decode timing (default: grace_hopper.jpg)")
-    parser.add_argument("--json", help="write all results (with every timed call) as JSON")
-    parser.add_argument("--csv", help="write the table as CSV")
-    parser.add_argument("--plot", help="write a latency-distribution box plot (PNG)")
+    parser.add_argument("--json", metavar="FILE", help="write all results (with every timed call) as JSON")
+    parser.add_argument("--csv", metavar="FILE", help="write the table as CSV")
+    parser.add_argument("--plot", metavar="FILE.png", help="write a latency-distribution box plot (PNG)")
     parser.add_argument("--adb", action="store_true", help="also time .tflite files on an Android device "
                         "with benchmark_model (prints the commands when none is attached)")
     parser.add_argument("--trtexec-log", action="append", default=[], metavar="FILE",
@@ -47,9 +42,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not (args.sources or args.peer or args.trtexec_log):
         raise EdgekitError("nothing to profile: give artifact folders / model files, --peer or --trtexec-log")
-    if args.runs < 1 or args.warmup < 0:
-        raise EdgekitError("--runs must be >= 1 and --warmup >= 0")
+    check_outputs(args)
     files = [f for source in args.sources for f in measure.model_files(source)]
+    check_batch_memory(files, max(args.batch))
     files += [measure.peer_file(name) for name in args.peer]
     settings = measure.Settings(threads=args.threads, batches=args.batch, runs=args.runs, warmup=args.warmup,
                                 image=args.image)
@@ -63,12 +58,50 @@ def run(args: argparse.Namespace) -> int:
     context = {"tool": "edgekit profile", "runs": args.runs, "warmup": args.warmup, **_host(provenance)}
     try:
         _write_outputs(args, rows, context)
-    except OSError as exc:
+    except OSError as exc:  # a full disk: the atomic write left nothing half-written
         raise EdgekitError(f"cannot write ({exc.strerror})", exc.filename) from None
     artifacts = {f.label: f.artifact for f in files if f.artifact is not None}
     for path in report.record_in_artifacts(rows, artifacts, context):
         print(f"recorded in {path} (checks.profile)")
     return 0
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """--json, --csv and --plot are writable files, checked before anything is measured."""
+    from edgekit.outputs import check_output_file
+
+    inputs = (*args.sources, *args.trtexec_log, *([args.image] if args.image else []))
+    for flag, suffixes in (("json", None), ("csv", None), ("plot", (".png",))):
+        if getattr(args, flag):
+            check_output_file(getattr(args, flag), f"--{flag}", suffixes=suffixes, inputs=inputs)
+
+
+def check_batch_memory(files, batch: int) -> None:
+    """Refuse a --batch whose float32 inputs this machine cannot hold, before a worker allocates them."""
+    if batch == 1 or not files:
+        return
+    width, height = max((_input_size(f) for f in files), key=lambda size: size[0] * size[1])
+    types.check_memory(COPIES * batch * 3 * width * height * 4,
+                       f"--batch {batch} ({width}x{height}x3 float32 inputs per face, {COPIES} copies)")
+
+
+def _input_size(file) -> tuple[int, int]:
+    """(width, height) of a file's input from its artifact's manifest or its embedded spec; a default guess for
+    registered names, peers and files whose spec cannot be read here (the worker reports those)."""
+    from edgekit.errors import EdgekitError
+
+    try:
+        if file.artifact is not None:
+            from edgekit.artifact import read_manifest
+
+            return tuple(read_manifest(file.artifact, verify=False).model.preprocess.input_size)
+        if file.path is not None and file.path.suffix == ".onnx":
+            from edgekit.backend.onnxruntime.loader import spec_from_onnx
+
+            return tuple(spec_from_onnx(file.path).preprocess.input_size)
+    except EdgekitError:
+        pass
+    return UNKNOWN_INPUT
 
 
 def _adb_rows(tflites, settings):

@@ -10,8 +10,15 @@ from typing import Callable
 import numpy as np
 
 from edgekit.artifact import read_manifest
+from edgekit.outputs import OwnedFolder, check_artifact_out, check_owned_out
 
 Log = Callable[[str], None]
+# what the demo writes into --out (this module, demo/faces.py, demo/report.py); a folder holding anything else is
+# refused, so re-running into a previous demo's folder is fine and a user's folder is never written into
+DEMO_OUTPUT = OwnedFolder("the demo", frozenset({"calibration.yaml", "profile.json", "profile.csv", "latency.png",
+                                                 "report.md"}),
+                          (("calibration", r"face_[0-9]{3,}\.jpg"), ("overlays", r"[^/]+\.png"),
+                           ("artifacts", r"[A-Za-z0-9_.]+-[A-Za-z0-9_.-]+")))
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ def run_demo(out: Path, config: DemoConfig = DemoConfig(), log: Log = print) -> 
     from edgekit.demo.report import write_report
 
     started = time.perf_counter()
+    check_demo_out(out, config)
     out.mkdir(parents=True, exist_ok=True)
     faces = shipped_faces()
     log(f"faces: {', '.join(str(f) for f in faces)}")
@@ -64,6 +72,19 @@ def run_demo(out: Path, config: DemoConfig = DemoConfig(), log: Log = print) -> 
     return write_report(out, config, faces, exported, predictions, rows, time.perf_counter() - started)
 
 
+def check_demo_out(out: Path, config: DemoConfig) -> None:
+    """Before any work: ``out`` is new, empty or a previous demo's, and every artifact folder it will replace is
+    new or an artifact."""
+    check_owned_out(out, DEMO_OUTPUT)
+    for model in config.models:
+        for target in config.targets:
+            check_artifact_out(artifact_folder(out, model, target))
+
+
+def artifact_folder(out: Path, model: str, target: str) -> Path:
+    return out / "artifacts" / f"{model}-{target}"
+
+
 def export_one(model: str, target_name: str, out: Path, calibration: Path, log: Log,
                eval_dir: str | Path | None = None) -> Exported:
     from edgekit.export.pipeline import export
@@ -71,7 +92,7 @@ def export_one(model: str, target_name: str, out: Path, calibration: Path, log: 
 
     log(f"\n== export {model} --target {target_name}")
     started = time.perf_counter()
-    folder = export(model, load_target(target_name), out / "artifacts" / f"{model}-{target_name}",
+    folder = export(model, load_target(target_name), artifact_folder(out, model, target_name),
                     calib=str(calibration), eval_dir=eval_dir, log=log)
     return Exported(model, target_name, folder, time.perf_counter() - started)
 

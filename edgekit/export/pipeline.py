@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -18,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from edgekit.artifact import ArtifactFile, Manifest, describe_file, provenance, write_manifest
-from edgekit.atomic import atomic_dir
+from edgekit.atomic import atomic_dir, work_dir
 from edgekit.errors import EdgekitError, ModelFileError
 from edgekit.specs import Int8Section, Target
 
@@ -408,19 +407,20 @@ def _finish(ex: Export) -> None:
 def export(source: Any, target: Target, out_dir: str | Path, calib: str | None = None,
            eval_dir: str | Path | None = None, log: Log = print, threads: int | None = None) -> Path:
     """Export ``source`` (registered name, .safetensors, .pt, or an nn.Module with .spec) for ``target`` into the
-    artifact folder ``out_dir`` (replaced atomically). Returns ``out_dir``."""
+    artifact folder ``out_dir`` (replaced atomically: it must be new, empty or an artifact). Returns ``out_dir``."""
     from edgekit.export.calibset import load_calibration
+    from edgekit.outputs import check_artifact_out
 
+    out_dir = check_artifact_out(out_dir)  # before the model and the calibration load
     model = _load(source)
-    out_dir = Path(out_dir)
     faces = target.onnx.parity_images  # without INT8, real faces are needed for parity only
     int8 = target.int8 or Int8Section(min_images=faces, max_images=faces, holdout_images=0)
     calibration = load_calibration(calib or (target.int8.calibration if target.int8 else DEFAULT_CALIBRATION),
                                    model.spec, int8)
     log(f"calibration: {len(calibration.calib)} + {len(calibration.holdout)} held-out real faces from "
         f"{calibration.source}{' (cached)' if calibration.from_cache else ''}")
-    with tempfile.TemporaryDirectory(prefix="edgekit-export-") as work, _artifact_dir(out_dir) as folder:
-        ex = Export(model, target, folder, Path(work), calibration, None if eval_dir is None else str(eval_dir),
+    with work_dir("export") as work, atomic_dir(out_dir) as folder:
+        ex = Export(model, target, folder, work, calibration, None if eval_dir is None else str(eval_dir),
                     threads, log, Manifest(model=model.spec, target=target, provenance=provenance(_label(source))))
         for stage in STAGES:
             stage(ex)
@@ -448,17 +448,6 @@ def own_validation_set(source: Any, log: Log) -> str | None:
         return None
     log(f"gate: no --eval given, using {source}'s own validation set ({recipe.name}: {folder})")
     return str(recipe)
-
-
-def _artifact_dir(out_dir: Path):
-    """``atomic_dir`` whose 'cannot create the folder' becomes one line naming it."""
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.mkdtemp(prefix=f".{out_dir.name}.probe", dir=out_dir.parent)
-        Path(probe).rmdir()
-    except OSError as exc:
-        raise EdgekitError(f"cannot write the artifact here ({exc.strerror or exc})", out_dir) from None
-    return atomic_dir(out_dir)
 
 
 def _load(source: Any):

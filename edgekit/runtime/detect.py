@@ -108,7 +108,11 @@ class CallableDetector:
         self.fn = fn
 
     def detect(self, image_bgr: np.ndarray) -> list[Detection]:
-        return biggest_first(self.fn(image_bgr))
+        try:
+            return biggest_first(self.fn(image_bgr))
+        except Exception as exc:  # noqa: BLE001 - the user's detector code: its failure is one line, not ours
+            name = getattr(self.fn, "__qualname__", type(self.fn).__name__)
+            raise SpecError(f"the face detector {name} failed ({type(exc).__name__}: {exc})") from None
 
 
 @functools.lru_cache(maxsize=1)
@@ -158,8 +162,8 @@ def get_detector(choice: str | FaceDetector | Callable | None = None) -> FaceDet
 def _import_detector(module_name: str, attr: str) -> FaceDetector:
     try:
         obj = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise SpecError(f"cannot import face detector '{module_name}:{attr}' ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - ImportError, AttributeError, or whatever the module raises on import
+        raise SpecError(f"cannot import face detector '{module_name}:{attr}' ({type(exc).__name__}: {exc})") from None
     return get_detector(obj() if isinstance(obj, type) else obj)
 
 

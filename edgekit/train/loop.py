@@ -20,13 +20,14 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from edgekit import serial
 from edgekit.atomic import atomic_write_text
-from edgekit.errors import EdgekitError, ModelFileError
+from edgekit.errors import EdgekitError, ModelFileError, SpecError
 from edgekit.train import checkpoint as ckpt
 from edgekit.train.dataset import FaceDataset, build_datasets
-from edgekit.train.distributed import DistEnv, all_reduce_sum, barrier, setup_distributed, teardown_distributed
+from edgekit.train.distributed import DistEnv, all_reduce_sum, average_batchnorm_stats, barrier, gather_to_main, \
+    prepare_batchnorm, setup_distributed, teardown_distributed
 from edgekit.train.runlog import RunLog
 from edgekit.train.recipe import OptimConfig, Recipe, resolve_path
-from edgekit.train.rng import restore_rng_state, rng_state, seed_everything
+from edgekit.train.rng import restore_rng_state, rng_state, seed_everything, seed_rank
 
 
 @dataclass
@@ -50,42 +51,52 @@ class TrainStep(nn.Module):
         return self.model.loss(self.model.forward_train(batch["image"]), batch)
 
 
-def train(recipe: Recipe, resume: bool = False, threads: int | None = None, progress: bool = True) -> dict:
+def train(recipe: Recipe, resume: bool = False, threads: int | None = None, progress: bool = True,
+          overwrite: bool = False) -> dict:
     """Train per ``recipe`` into ``recipe.out_dir``; returns {metric, best, best_epoch, epochs, out, rank}
-    (best and best_epoch are meaningful on rank 0 only: the other DDP ranks do not validate)."""
+    (best and best_epoch are meaningful on rank 0 only: the other DDP ranks do not validate). An existing run
+    there needs ``resume`` (continue it) or ``overwrite`` (start over: its own files go, no other file)."""
     if threads:
         torch.set_num_threads(threads)
     env = setup_distributed()
     try:
+        prepare_run_folder(recipe.out_dir, resume, overwrite, env)
         return _train(recipe, resume, env, progress)
     finally:
         teardown_distributed(env)
 
 
+def prepare_run_folder(out: Path, resume: bool, overwrite: bool, env: DistEnv) -> None:
+    """The run-folder policy (``edgekit.outputs.check_run_out``) before any work; rank 0 alone removes a previous
+    run's files on ``overwrite`` (and dead processes' temporary files), the other ranks write nothing there."""
+    from edgekit.outputs import check_run_out, clear_run
+
+    if not env.is_main:
+        return
+    check_run_out(out, resume, overwrite)
+    if overwrite:
+        clear_run(out)
+
+
 def _train(recipe: Recipe, resume: bool, env: DistEnv, progress: bool) -> dict:
     seed_everything(recipe.seed)
-    model = ckpt.build_model(recipe.model, model_args(recipe)).to(env.device)
-    attach_teacher(model, recipe, env)
+    model = prepare_batchnorm(build_for_training(recipe, env), env)  # SyncBatchNorm under torchrun on CUDA
+    if env.distributed:
+        seed_rank(recipe.seed, env.rank)  # every rank its own streams, from the same initial weights
     train_set, val_set = build_datasets(recipe, model.spec)
-    sampler = DistributedSampler(train_set, num_replicas=env.world_size, rank=env.rank, shuffle=True,
-                                 seed=recipe.seed, drop_last=env.distributed)
-    loader = DataLoader(train_set, batch_size=recipe.optim.batch_size, sampler=sampler,
-                        num_workers=recipe.num_workers, drop_last=len(sampler) > recipe.optim.batch_size,
-                        pin_memory=env.device != "cpu")  # workers re-read the epoch each pass
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=recipe.optim.lr,
-                                  weight_decay=recipe.optim.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(recipe.optim, len(loader)))
-    scaler = torch.amp.GradScaler("cuda", enabled=recipe.amp and env.device.startswith("cuda"))
+    sampler, loader = make_loader(train_set, recipe, env)
+    optimizer, scheduler, scaler = make_optimizer(model, recipe, env, len(loader))
     out = recipe.out_dir
-    if env.is_main:
-        remove_interrupted_writes(out)
     state = RunState()
     if resume:
         state = restore(out / "last.pt", model, optimizer, scheduler, scaler)
+        if env.distributed:
+            restore_rank_rng(out / "last.pt", env, recipe.seed, state.epoch)
     step_module = TrainStep(model)
-    if env.distributed:
+    if env.distributed:  # own BatchNorm buffers per rank: SyncBatchNorm or average_batchnorm_stats equalise them
         step_module = nn.parallel.DistributedDataParallel(
-            step_module, device_ids=[env.local_rank] if env.device.startswith("cuda") else None)
+            step_module, device_ids=[env.local_rank] if env.device.startswith("cuda") else None,
+            broadcast_buffers=False)
     log = RunLog(out, keep_epochs=state.epoch) if env.is_main else None
     if env.is_main:
         atomic_write_text(out / "recipe.yaml", serial.dump_yaml(recipe))  # what this run trained with
@@ -98,12 +109,14 @@ def _train(recipe: Recipe, resume: bool, env: DistEnv, progress: bool) -> dict:
                                                f"epoch {epoch + 1}/{recipe.optim.epochs}", progress)
         state.step += len(loader)
         state.epoch = epoch + 1
+        average_batchnorm_stats(model, env)  # CPU under torchrun (no SyncBatchNorm there): the mean over ranks
+        value = validate(model, val_set, recipe.optim.batch_size, env.device)[metric] if env.is_main else math.nan
+        rank_rngs = gather_to_main(rng_state(), env)  # after validation, which draws a loader seed on rank 0
         if env.is_main:
-            value = validate(model, val_set, recipe.optim.batch_size, env.device)[metric]
             improved = value < state.best_metric
             if improved:
                 state.best_metric, state.best_epoch = value, state.epoch
-            saved = checkpoint_state(model, optimizer, scheduler, scaler, state, recipe)
+            saved = checkpoint_state(model, optimizer, scheduler, scaler, state, recipe, rank_rngs)
             if improved:
                 ckpt.save_weights(model, out / "best.safetensors")
                 ckpt.save_checkpoint(out / "best.pt", saved)
@@ -115,6 +128,25 @@ def _train(recipe: Recipe, resume: bool, env: DistEnv, progress: bool) -> dict:
         log.close()
     return {"metric": metric, "best": state.best_metric, "best_epoch": state.best_epoch, "epochs": state.epoch,
             "out": str(out), "rank": env.rank}
+
+
+def make_loader(train_set: FaceDataset, recipe: Recipe, env: DistEnv) -> tuple[DistributedSampler, DataLoader]:
+    """The training sampler (this rank's share, reshuffled per epoch by ``set_epoch``) and its loader."""
+    sampler = DistributedSampler(train_set, num_replicas=env.world_size, rank=env.rank, shuffle=True,
+                                 seed=recipe.seed, drop_last=env.distributed)
+    loader = DataLoader(train_set, batch_size=recipe.optim.batch_size, sampler=sampler,
+                        num_workers=recipe.num_workers, drop_last=len(sampler) > recipe.optim.batch_size,
+                        pin_memory=env.device != "cpu")  # workers re-read the epoch each pass
+    return sampler, loader
+
+
+def make_optimizer(model: nn.Module, recipe: Recipe, env: DistEnv, steps_per_epoch: int):
+    """(AdamW over the trainable parameters, its per-step lr schedule, the AMP grad scaler: on only on CUDA)."""
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=recipe.optim.lr,
+                                  weight_decay=recipe.optim.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(recipe.optim, steps_per_epoch))
+    scaler = torch.amp.GradScaler("cuda", enabled=recipe.amp and env.device.startswith("cuda"))
+    return optimizer, scheduler, scaler
 
 
 def train_one_epoch(step_module: nn.Module, loader: DataLoader, optimizer, scheduler, scaler, recipe: Recipe,
@@ -192,34 +224,86 @@ def lr_factor(optim: OptimConfig, steps_per_epoch: int) -> Callable[[int], float
     return factor
 
 
-def attach_teacher(model: nn.Module, recipe: Recipe, env: DistEnv) -> None:
-    """Distillation: load the frozen teacher and hand it to the student (MobileFAN's ``set_teacher``)."""
+def build_for_training(recipe: Recipe, env: DistEnv) -> nn.Module:
+    """The recipe's model on ``env.device``, its teacher attached (loaded first, since its feature channels size
+    the student's lifts; with the RNG forked, so the student's initialisation does not depend on the teacher) and
+    the recipe's loss chosen."""
+    with torch.random.fork_rng(devices=[]):
+        teacher = load_teacher(recipe, env)
+    model = ckpt.build_model(recipe.model, model_args(recipe, teacher)).to(env.device)
+    attach_teacher(model, recipe, env, teacher)
+    choose_loss(model, recipe)
+    return model
+
+
+def teacher_source(recipe: Recipe) -> str | Path:
+    source = recipe.distill.teacher
+    if Path(source).suffix in (".safetensors", *ckpt.CHECKPOINT_SUFFIXES):
+        source = resolve_path(source)  # like data paths: the working directory, else the checkout
+    return source
+
+
+def load_teacher(recipe: Recipe, env: DistEnv) -> nn.Module | None:
+    """The frozen teacher named by ``distill.teacher`` (None without distillation); a model without
+    ``teacher_features`` (not a heatmap net) is a ModelFileError naming its file."""
+    if recipe.distill is None:
+        return None
+    source = teacher_source(recipe)
+    teacher = ckpt.load_model(source).to(env.device).requires_grad_(False)
+    if not hasattr(teacher, "teacher_features"):
+        raise ModelFileError(f"teacher weights are for model {ckpt.model_identity(teacher)[0]}, which cannot teach "
+                             f"{recipe.model} (it has no teacher features)", source)
+    return teacher
+
+
+def attach_teacher(model: nn.Module, recipe: Recipe, env: DistEnv, teacher: nn.Module | None = None) -> None:
+    """Distillation: hand the frozen teacher (loaded here unless given) to the student (MobileFAN's
+    ``set_teacher``). A teacher of another landmark scheme is a SpecError of the recipe (the CLI names the file)."""
     if recipe.distill is None:
         return
     if not hasattr(model, "set_teacher"):
         raise EdgekitError(f"recipe has a 'distill' section but model {recipe.model} takes no teacher")
-    source = recipe.distill.teacher
-    if Path(source).suffix in (".safetensors", *ckpt.CHECKPOINT_SUFFIXES):
-        source = resolve_path(source)  # like data paths: the working directory, else the checkout
-    teacher = ckpt.load_model(source).to(env.device).requires_grad_(False)
+    teacher = teacher if teacher is not None else load_teacher(recipe, env)
+    name, source = ckpt.model_identity(teacher)[0], teacher_source(recipe)
+    ours, theirs = model.spec, teacher.spec
+    if (theirs.scheme, theirs.head.num_points) != (ours.scheme, ours.head.num_points):
+        raise SpecError(f"distill.teacher {source} ({name}) predicts {theirs.head.num_points} {theirs.scheme} "
+                        f"landmarks, {recipe.model} {ours.head.num_points} {ours.scheme}: a teacher must share "
+                        "the student's landmark scheme")
     try:
         model.set_teacher(teacher)
     except (ValueError, AttributeError, TypeError) as exc:  # a teacher of another architecture
-        name = ckpt.model_identity(teacher)[0]
         raise ModelFileError(f"teacher weights are for model {name}, which cannot teach {recipe.model} "
                              f"({type(exc).__name__}: {exc})", source) from None
 
 
-def model_args(recipe: Recipe) -> dict:
-    """Builder args: the recipe's, plus the distillation loss weights when it distils."""
+def model_args(recipe: Recipe, teacher: nn.Module | None = None) -> dict:
+    """Builder args: the recipe's, plus the distillation loss weights when it distils and the width of the
+    teacher's features (``teacher_channels``, the student's lift width) when the teacher is known."""
     args = dict(recipe.model_args)
     if recipe.distill is not None:
         args.update(kd_pixel=recipe.distill.kd_pixel, kd_pair=recipe.distill.kd_pair)
+        if teacher is not None:
+            args["teacher_channels"] = teacher.feature_channels[0]
     return args
 
 
-def checkpoint_state(model, optimizer, scheduler, scaler, state: RunState, recipe: Recipe) -> dict:
+def choose_loss(model: nn.Module, recipe: Recipe) -> None:
+    """The recipe's ``loss`` (none: the model's default); a kind the model does not take is a SpecError."""
+    if recipe.loss is None:
+        return
+    try:
+        model.use_loss(recipe.loss)
+    except (ValueError, AttributeError) as exc:
+        raise SpecError(f"recipe loss: {exc}") from None
+
+
+def checkpoint_state(model, optimizer, scheduler, scaler, state: RunState, recipe: Recipe,
+                     rank_rngs: list[dict]) -> dict:
+    """What ``last.pt`` / ``best.pt`` hold. ``rank_rngs``: every rank's RNG state (``gather_to_main``); "rng" is
+    rank 0's, and under torchrun "rng_ranks" holds them all, in rank order, for ``restore_rank_rng``."""
     name, args = ckpt.model_identity(model)
+    ranks = {"rng_ranks": rank_rngs} if len(rank_rngs) > 1 else {}
     return {
         "model_name": name,
         "model_args": args,
@@ -232,31 +316,29 @@ def checkpoint_state(model, optimizer, scheduler, scaler, state: RunState, recip
         "step": state.step,
         "best_metric": state.best_metric,
         "best_epoch": state.best_epoch,
-        "rng": rng_state(),
+        "rng": rank_rngs[0],
+        **ranks,
         "recipe": recipe.to_dict(),
     }
+
+
+def restore_rank_rng(path: Path, env: DistEnv, seed: int, epoch: int) -> None:
+    """Under torchrun, after ``restore``: this rank's own RNG state from ``rng_ranks`` of ``path``. A checkpoint of
+    another world size (or of one process) has none that fits: each rank then takes fresh streams from
+    (seed, rank, epoch), as the data order changes with the world size anyway."""
+    states = ckpt.load_checkpoint(path).get("rng_ranks")
+    if not isinstance(states, list) or len(states) != env.world_size:
+        seed_rank(seed, env.rank, epoch)
+        return
+    try:
+        restore_rng_state(states[env.rank])
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+        raise ModelFileError(f"not a resumable checkpoint: rng_ranks[{env.rank}] is not an RNG state "
+                             f"({type(exc).__name__})", path) from None
 
 
 def restore(path: Path, model, optimizer, scheduler, scaler) -> RunState:
     """Load ``last.pt`` into the live objects; a checkpoint of another model is a ModelFileError."""
     if not path.is_file():
         raise EdgekitError("nothing to resume: no last.pt in the run folder (drop --resume to start)", path.parent)
-    state = ckpt.load_checkpoint(path)
-    expected = ckpt.model_identity(model)[0]
-    if state["model_name"] != expected:
-        raise ModelFileError(f"weights are for model {state['model_name']}, not {expected}", path)
-    ckpt.load_state(model, state["model"], path, state["model_name"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    if state["scaler"]:  # empty when saved without AMP (CPU)
-        scaler.load_state_dict(state["scaler"])
-    restore_rng_state(state["rng"])
-    return RunState(epoch=state["epoch"], step=state["step"], best_metric=state["best_metric"],
-                    best_epoch=state["best_epoch"])
-
-
-def remove_interrupted_writes(folder: Path) -> None:
-    """Temporary files of atomic writes that a killed run left behind (``.NAME.XXXX.tmp``); the files they were
-    about to replace are intact."""
-    for leftover in folder.glob(".*.tmp") if folder.is_dir() else ():
-        leftover.unlink(missing_ok=True)
+    return RunState(**ckpt.resume_into(path, model, optimizer, scheduler, scaler))  # checked, else one line

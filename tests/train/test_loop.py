@@ -66,9 +66,9 @@ def test_resume_refuses_a_checkpoint_of_another_model(tiny_recipe, tmp_path):
 
 
 def test_leftovers_of_interrupted_writes_are_removed(tmp_path):
-    from edgekit.train.loop import remove_interrupted_writes
+    from edgekit.outputs import check_run_out
 
-    (tmp_path / ".last.pt.abc123.tmp").write_bytes(b"half")
+    (tmp_path / ".last.pt.edgekit-4194304-abcd1234.tmp").write_bytes(b"half")  # pid_max's ceiling: never alive
     (tmp_path / "last.pt").write_bytes(b"whole")
-    remove_interrupted_writes(tmp_path)
+    check_run_out(tmp_path, resume=True, overwrite=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]

@@ -56,6 +56,17 @@ def test_teacher_of_another_model(run_cli, synthetic_faces, tmp_path):
     assert "teacher weights are for model pfld_0.25x" in line and str(teacher) in line
 
 
-@pytest.mark.parametrize("flag", ["--epochs", "--max-samples"])
-def test_non_positive_numbers(run_cli, flag):
-    assert "must be positive" in _one_line_error(run_cli("train", "pfld_0.25x", flag, 0))
+@pytest.mark.parametrize("flag", ["--epochs", "--max-samples", "--threads"])
+def test_non_positive_numbers(run_cli, capsys, flag):
+    with pytest.raises(SystemExit) as info:  # argparse refuses it: one line, exit 2
+        run_cli("train", "pfld_0.25x", flag, 0)
+    assert "must be positive" in _one_line_error((info.value.code, "", capsys.readouterr().err))
+
+
+def test_an_existing_run_needs_resume_or_overwrite(run_cli, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "log.csv").write_text("epoch,val_nme\n1,9.5\n")
+    line = _one_line_error(run_cli("train", "pfld_0.25x", "--out", run))
+    assert line.startswith(f"edgekit: error: {run}: --out holds a previous run (log.csv)") and "--overwrite" in line
+    assert (run / "log.csv").read_text() == "epoch,val_nme\n1,9.5\n"
