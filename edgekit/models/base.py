@@ -1,10 +1,16 @@
 """The common face of every zoo module: spec, inference forward, training forward, loss, torch decode."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Protocol
+
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edgekit.models.decode_torch import decode_torch
 from edgekit.specs import HeadSpec, ModelSpec, PreprocessSpec
+
+if TYPE_CHECKING:
+    from edgekit.train.recipe import LossConfig
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -15,8 +21,28 @@ def rgb_preprocess(size: int) -> PreprocessSpec:
     return PreprocessSpec(input_size=(size, size), color="RGB", mean=IMAGENET_MEAN, std=IMAGENET_STD)
 
 
-def make_spec(name: str, size: int, head: HeadSpec, description: str) -> ModelSpec:
-    return ModelSpec(name=name, task=head.output, preprocess=rgb_preprocess(size), head=head, description=description)
+def resize_to_input(x: Tensor, spec: ModelSpec) -> Tensor:
+    """(B, C, h, w) model inputs -> the spec's input size (bilinear); unchanged when they have it already. Lets a
+    teacher read the student's crops (both normalised alike: bilinear commutes with the per-channel affine)."""
+    width, height = spec.preprocess.input_size
+    if tuple(x.shape[-2:]) == (height, width):
+        return x
+    return F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False)
+
+
+def make_spec(name: str, size: int, head: HeadSpec, description: str, scheme: str = "ibug68") -> ModelSpec:
+    return ModelSpec(name=name, task=head.output, preprocess=rgb_preprocess(size), head=head, scheme=scheme,
+                     description=description)  # fmt: skip
+
+
+class Teacher(Protocol):
+    """What a distillation student needs of its teacher: three feature stages at the student's stage resolutions
+    for the student's images (any input size; the teacher resizes them to its own), and their channels."""
+
+    spec: ModelSpec
+    feature_channels: tuple[int, ...]
+
+    def teacher_features(self, x: Tensor) -> list[Tensor]: ...
 
 
 class FaceModel(nn.Module):
@@ -26,6 +52,15 @@ class FaceModel(nn.Module):
     """
 
     spec: ModelSpec
+    loss_kinds: tuple[str, ...] = ()  # the recipe ``loss.kind`` values the model accepts; its default comes first
+    loss_config: LossConfig | None = None  # set by ``use_loss``; None = the model's default loss
+
+    def use_loss(self, config: LossConfig) -> None:
+        """Train with the recipe's loss; a kind this model does not take is a ValueError naming the ones it does."""
+        if config.kind not in self.loss_kinds:
+            takes = ", ".join(self.loss_kinds) or "only its own loss"
+            raise ValueError(f"loss '{config.kind}' does not apply to {self.spec.name} (it takes: {takes})")
+        self.loss_config = config
 
     def forward_train(self, x: Tensor) -> dict[str, Tensor]:
         return dict(zip(self.spec.head.outputs, self(x)))

@@ -5,7 +5,8 @@ Units: landmarks in crop pixels, angles in degrees, as in the training batch.
 """
 from __future__ import annotations
 
-from typing import Sequence
+import math
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +15,9 @@ from torch import Tensor
 from edgekit.models.decode_torch import decode_bins, gather_cells
 from edgekit.models.heatmap_targets import gaussian_heatmaps
 from edgekit.specs import HeadSpec
+
+if TYPE_CHECKING:
+    from edgekit.train.recipe import LossConfig
 
 
 def visible_points(landmarks: Tensor) -> tuple[Tensor, Tensor]:
@@ -50,10 +54,29 @@ def attribute_weights(attributes: Tensor | None, batch: int, like: Tensor) -> Te
     return 1.0 + (attributes * inverse).sum(-1)
 
 
-def pfld_loss(
-    points_unit: Tensor, aux_pose: Tensor, batch: dict[str, Tensor], input_size: tuple[int, int]
-) -> tuple[Tensor, dict[str, float]]:
-    """PFLD: mean over samples of w_attr * (1 + sum_k (1 - cos theta_k)) * sum_n ||d_n||^2.
+def squared_distance(diff: Tensor) -> Tensor:
+    """(..., 2) point errors -> (...) squared Euclidean distances (PFLD's L2 term)."""
+    return (diff**2).sum(-1)
+
+
+def wing(x: Tensor, width: float = 10.0, curvature: float = 2.0) -> Tensor:
+    """Wing loss (Feng et al. 2018), elementwise: w ln(1 + |x|/eps) for |x| < w, else |x| - C with
+    C = w - w ln(1 + w/eps), so both pieces meet at |x| = w. ``width`` w and ``curvature`` eps are in the unit of x."""
+    size = x.abs()
+    joint = width - width * math.log1p(width / curvature)
+    return torch.where(size < width, width * torch.log1p(size / curvature), size - joint)
+
+
+def wing_distance(diff: Tensor, config: LossConfig) -> Tensor:
+    """(..., 2) point errors in [0, 1] crop units -> (...) wing(dx) + wing(dy), the errors first scaled to pixels of
+    a ``config.wing_scale``-pixel crop (the unit of the paper's w and eps)."""
+    return wing(diff * config.wing_scale, config.wing_width, config.wing_curvature).sum(-1)
+
+
+def pfld_loss(points_unit: Tensor, aux_pose: Tensor, batch: dict[str, Tensor], input_size: tuple[int, int],
+              config: LossConfig | None = None) -> tuple[Tensor, dict[str, float]]:  # fmt: skip
+    """PFLD: mean over samples of w_attr * (1 + sum_k (1 - cos theta_k)) * sum_n d_n, where d_n = ||error_n||^2
+    (``l2``, the default) or wing(error_n) per coordinate (``config.kind == "wing"``).
 
     points_unit (B, N, 2) in [0, 1] crop units, aux_pose (B, 3) degrees, theta_k = aux - label (radians; 0 for
     unlabelled rows). The ``1 +`` keeps the landmark term alive once the auxiliary net is exact (the paper's weight
@@ -61,12 +84,15 @@ def pfld_loss(
     """
     target, visible = visible_points(batch["landmarks"])
     target = target / target.new_tensor(input_size)
-    l2 = (((points_unit - target) ** 2).sum(-1) * visible).sum(-1)  # (B,)
+    kind = "l2" if config is None else config.kind
+    diff = points_unit - target
+    distance = squared_distance(diff) if kind == "l2" else wing_distance(diff, config)
+    landmark = (distance * visible).sum(-1)  # (B,)
     pose, known = known_poses(batch.get("pose", torch.full_like(aux_pose, float("nan"))))
     angle_weight = (1 - torch.cos(torch.deg2rad(aux_pose - pose))).sum(-1) * known  # (B,)
-    weight = attribute_weights(batch.get("attributes"), l2.shape[0], l2) * (1 + angle_weight)
-    total = (weight * l2).mean()
-    return total, {"loss": total.item(), "l2": l2.mean().item(), "angle_weight": angle_weight.mean().item()}
+    weight = attribute_weights(batch.get("attributes"), landmark.shape[0], landmark) * (1 + angle_weight)
+    total = (weight * landmark).mean()
+    return total, {"loss": total.item(), kind: landmark.mean().item(), "angle_weight": angle_weight.mean().item()}
 
 
 def heatmap_mse(heatmaps: Tensor, landmarks: Tensor, stride: int, sigma: float, foreground: float = 0.0) -> Tensor:
@@ -78,6 +104,44 @@ def heatmap_mse(heatmaps: Tensor, landmarks: Tensor, stride: int, sigma: float, 
     target = gaussian_heatmaps(landmarks, heatmaps.shape[-2:], stride, sigma)
     _, visible = visible_points(landmarks)
     return weighted_mean(((1 + foreground * target) * (heatmaps - target) ** 2).mean((-2, -1)), visible)
+
+
+def adaptive_wing(pred: Tensor, target: Tensor, alpha: float = 2.1, omega: float = 14.0, epsilon: float = 1.0,
+                  theta: float = 0.5) -> Tensor:  # fmt: skip
+    """Adaptive Wing loss (Wang et al. 2019), elementwise on heatmap cells, target y in [0, 1]:
+    omega ln(1 + |(y - p)/epsilon|^(alpha - y)) for |y - p| < theta, else A |y - p| - C, with A and C making value and
+    slope continuous at theta. The exponent alpha - y > 1 lets the loss (and its gradient) fade on foreground cells
+    near the target while background cells keep an L2-like shape."""
+    error = (pred - target).abs()
+    power = alpha - target
+    ratio = theta / epsilon
+    slope = omega * power * ratio ** (power - 1) / (epsilon * (1 + ratio**power))  # A
+    offset = theta * slope - omega * torch.log1p(ratio**power)  # C
+    return torch.where(error < theta, omega * torch.log1p((error / epsilon) ** power), slope * error - offset)
+
+
+def awing_weight_map(target: Tensor, threshold: float = 0.2, weight: float = 10.0) -> Tensor:
+    """The paper's weighted loss map W = weight * dilate(target > threshold, 3x3) + 1, per map (B, N, H, W)."""
+    foreground = (target > threshold).to(target.dtype)
+    return weight * F.max_pool2d(foreground, 3, stride=1, padding=1) + 1
+
+
+def heatmap_awing(heatmaps: Tensor, landmarks: Tensor, stride: int, sigma: float, config: LossConfig) -> Tensor:
+    """Mean of W * AWing(heatmap, Gaussian target) over the cells of the labelled landmarks' maps."""
+    target = gaussian_heatmaps(landmarks, heatmaps.shape[-2:], stride, sigma)
+    loss = adaptive_wing(heatmaps, target, config.awing_alpha, config.awing_omega, config.awing_epsilon,
+                         config.awing_theta)  # fmt: skip
+    weights = awing_weight_map(target, config.awing_threshold, config.awing_weight)
+    _, visible = visible_points(landmarks)
+    return weighted_mean((weights * loss).mean((-2, -1)), visible)
+
+
+def heatmap_loss(heatmaps: Tensor, landmarks: Tensor, stride: int, sigma: float, foreground: float,
+                 config: LossConfig | None = None) -> Tensor:  # fmt: skip
+    """The heatmap models' loss: ``heatmap_mse`` (kind ``mse``, the default) or ``heatmap_awing``."""
+    if config is None or config.kind == "mse":
+        return heatmap_mse(heatmaps, landmarks, stride, sigma, foreground)
+    return heatmap_awing(heatmaps, landmarks, stride, sigma, config)
 
 
 def cosine_affinity(features: Tensor) -> Tensor:

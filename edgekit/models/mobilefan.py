@@ -4,15 +4,17 @@ Both nets: encoder to stride 32, three x2 deconvolution stages, 1x1 conv -> 68 h
 (32x32), decoded with ``heatmap_argmax``. ``forward_train`` also returns the three deconv stage ``features``.
 Student loss = heatmap MSE + kd_pixel * sum MSE(lift(student stage), teacher stage) + kd_pair * sum MSE(cosine
 affinity graphs) (field.md §1.4); one 1x1 conv + BN lift per stage (the reference code reuses stage 2's for 3).
+A teacher is any ``Teacher`` (edgekit.models.base) of the same landmark scheme: ``mobilefan_teacher`` here, or the
+stacked hourglass (``hourglass2``); the lifts' width is the teacher's ``feature_channels`` (``teacher_channels``).
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
 
-from edgekit.models.base import FaceModel, make_spec
+from edgekit.models.base import FaceModel, Teacher, make_spec, resize_to_input
 from edgekit.models.blocks import BasicBlock, conv_bn_act, mobilenet_v2
-from edgekit.models.losses import heatmap_mse, kd_pair_loss, kd_pixel_loss
+from edgekit.models.losses import heatmap_loss, kd_pair_loss, kd_pixel_loss
 from edgekit.registry import register_model
 from edgekit.specs import HeadSpec
 
@@ -43,6 +45,8 @@ def resnet18_encoder(width: float) -> tuple[nn.Sequential, int]:
 class HeatmapNet(FaceModel):
     """Encoder (stride 32) -> 3 deconv stages (stride 4) -> 1x1 conv to N heatmaps."""
 
+    loss_kinds = ("mse", "adaptive_wing")
+
     def __init__(self, name: str, description: str, encoder: nn.Module, c_enc: int, channels: int, kernel: int,
                  sigma: float, foreground: float):  # fmt: skip
         super().__init__()
@@ -64,6 +68,15 @@ class HeatmapNet(FaceModel):
             features.append(y)
         return features
 
+    @property
+    def feature_channels(self) -> tuple[int, ...]:
+        """Channels of the three ``teacher_features`` stages (they size a student's lifts)."""
+        return tuple(stage[0].out_channels for stage in self.stages)
+
+    def teacher_features(self, x: Tensor) -> list[Tensor]:
+        """As a teacher: the three deconv stages for the student's images (resized to this input if needed)."""
+        return self.stage_features(resize_to_input(x, self.spec))
+
     def forward(self, x: Tensor) -> tuple[Tensor]:
         return (self.final(self.stage_features(x)[-1]),)
 
@@ -72,7 +85,8 @@ class HeatmapNet(FaceModel):
         return {"heatmaps": self.final(features[-1]), "features": features}
 
     def heatmap_loss(self, train_out: dict, batch: dict[str, Tensor]) -> Tensor:
-        return heatmap_mse(train_out["heatmaps"], batch["landmarks"], STRIDE, self.sigma, self.foreground)
+        return heatmap_loss(train_out["heatmaps"], batch["landmarks"], STRIDE, self.sigma, self.foreground,
+                            self.loss_config)  # fmt: skip
 
     def loss(self, train_out: dict, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
         total = self.heatmap_loss(train_out, batch)
@@ -80,29 +94,44 @@ class HeatmapNet(FaceModel):
 
 
 class MobileFAN(HeatmapNet):
-    """The student; with ``distill`` it owns one lift per stage and accepts a teacher via ``set_teacher``."""
+    """The student; with ``distill`` it owns one lift per stage (1x1 conv + BN to ``teacher_channels``, the
+    teacher's ``feature_channels``) and accepts a teacher via ``set_teacher``."""
 
     def __init__(self, name: str, width: float = 0.5, channels: int = 64, kernel: int = 2, sigma: float = 1.5,
-                 foreground: float = 10.0, distill: bool = True, kd_pixel: float = 0.01,
-                 kd_pair: float = 0.01):  # fmt: skip
+                 foreground: float = 10.0, distill: bool = True, kd_pixel: float = 0.01, kd_pair: float = 0.01,
+                 teacher_channels: int = TEACHER_CHANNELS):  # fmt: skip
         encoder, enc_channels = mobilenet_v2(width)
         description = f"MobileFAN student: MobileNetV2 {width}x + 3 deconvs, 68 heatmaps 32x32, 128 RGB"
         super().__init__(name, description, encoder, enc_channels[-1], channels, kernel, sigma, foreground)
         self.kd_pixel, self.kd_pair = kd_pixel, kd_pair
         self.lifts = (
-            nn.ModuleList([conv_bn_act(channels, TEACHER_CHANNELS, 1, act=None) for _ in range(3)]) if distill else None
+            nn.ModuleList([conv_bn_act(channels, teacher_channels, 1, act=None) for _ in range(3)]) if distill else None
         )
-        self.teacher: HeatmapNet | None = None
+        self.teacher: Teacher | None = None
 
-    def set_teacher(self, teacher: HeatmapNet) -> None:
+    def stage_sizes(self) -> list[tuple[int, int]]:
+        """(H, W) of the three deconv stages: 1/16, 1/8 and 1/4 of the input (8, 16, 32 for 128)."""
+        width, height = self.spec.preprocess.input_size
+        return [(height // (STRIDE * f), width // (STRIDE * f)) for f in (4, 2, 1)]
+
+    def set_teacher(self, teacher: Teacher) -> None:
         """Attach a frozen teacher in eval mode; it is not a submodule, so it stays out of state_dict and export
-        (and ``student.to(device)`` does not move it: move the teacher yourself)."""
+        (and ``student.to(device)`` does not move it: move the teacher yourself). Its stage channels must be the
+        lifts' and its stage sizes the student's (checked on one blank image), else ValueError."""
         if self.lifts is None:
             raise ValueError(f"{self.spec.name} is built without distillation; use 'mobilefan' to distil")
-        widths = [stage[0].out_channels for stage in teacher.stages]
-        if widths != [TEACHER_CHANNELS] * 3:
-            raise ValueError(f"teacher stage channels {widths}, the student's lifts expect {TEACHER_CHANNELS}")
+        lifts = [lift[0].out_channels for lift in self.lifts]
+        if list(teacher.feature_channels) != lifts:
+            raise ValueError(f"teacher stage channels {list(teacher.feature_channels)}, the student's lifts expect "
+                             f"{lifts} (build the student with teacher_channels={teacher.feature_channels[0]})")
         teacher.eval().requires_grad_(False)
+        width, height = self.spec.preprocess.input_size
+        blank = torch.zeros(1, 3, height, width, device=next(teacher.parameters()).device)
+        with torch.no_grad():
+            sizes = [tuple(f.shape[-2:]) for f in teacher.teacher_features(blank)]
+        if sizes != self.stage_sizes():
+            raise ValueError(f"teacher stage sizes {sizes} for a {width}x{height} input, the student's are "
+                             f"{self.stage_sizes()}")
         object.__setattr__(self, "teacher", teacher)  # bypass nn.Module registration
 
     def loss(self, train_out: dict, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
@@ -110,7 +139,7 @@ class MobileFAN(HeatmapNet):
         pixel = pair = heatmap.new_zeros(())
         if self.teacher is not None and self.lifts is not None:
             with torch.no_grad():
-                teacher_features = self.teacher.eval().forward_train(batch["image"])["features"]
+                teacher_features = self.teacher.eval().teacher_features(batch["image"])
             student = train_out["features"]
             pixel = kd_pixel_loss([lift(s) for lift, s in zip(self.lifts, student)], teacher_features)
             pair = kd_pair_loss(student, teacher_features)

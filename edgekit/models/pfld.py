@@ -47,6 +47,8 @@ class PFLD(FaceModel):
     """``blocks28`` / ``blocks14``: inverted residuals at 28x28 (the first one strides 56 -> 28) and at 14x14 after
     the strided one; PFLD's are 5 and 6."""
 
+    loss_kinds = ("l2", "wing")
+
     def __init__(self, name: str, width: float, blocks28: int = 5, blocks14: int = 6):
         super().__init__()
         c64, c128 = make_divisible(64 * width), make_divisible(128 * width)
@@ -82,7 +84,7 @@ class PFLD(FaceModel):
 
     def loss(self, train_out: dict[str, Tensor], batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
         points = train_out["landmarks"].reshape(-1, NUM_POINTS, 2)
-        return pfld_loss(points, train_out["aux_pose"], batch, self.spec.preprocess.input_size)
+        return pfld_loss(points, train_out["aux_pose"], batch, self.spec.preprocess.input_size, self.loss_config)
 
 
 @register_model("pfld_0.25x")

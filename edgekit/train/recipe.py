@@ -79,6 +79,41 @@ class DistillConfig:
     kd_pair: float = 0.01  # feature-similarity loss weight (MobileFAN T_pair)
 
 
+LossKind = Literal["l2", "wing", "mse", "adaptive_wing"]
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """The landmark loss. Regression models (PFLD) take ``l2`` (their default, with PFLD's pose and attribute
+    weights) or ``wing``; heatmap models (MobileFAN, hourglass) take ``mse`` (their default) or ``adaptive_wing``.
+    Every parameter defaults to its paper's value; each kind reads only its own."""
+
+    kind: LossKind
+    # Wing (Feng et al. 2018): w, eps in pixels of a wing_scale-pixel crop (the paper's CNN-6 reads 64x64 faces);
+    # regression outputs are [0, 1] crop units, so errors are multiplied by wing_scale first
+    wing_width: float = 10.0
+    wing_curvature: float = 2.0
+    wing_scale: float = 64.0
+    # Adaptive Wing (Wang et al. 2019) on heatmap cells, and its loss map W = awing_weight * dilate(target >
+    # awing_threshold, 3x3) + 1
+    awing_alpha: float = 2.1
+    awing_omega: float = 14.0
+    awing_epsilon: float = 1.0
+    awing_theta: float = 0.5
+    awing_weight: float = 10.0
+    awing_threshold: float = 0.2
+
+    def __post_init__(self) -> None:
+        positive = ("wing_width", "wing_curvature", "wing_scale", "awing_omega", "awing_epsilon", "awing_theta")
+        for key in positive:
+            if not 0 < getattr(self, key) < 1e6:
+                raise ValueError(f"loss.{key} must be positive (and below 1e6), got {getattr(self, key)}")
+        if not 1 < self.awing_alpha < 100:  # alpha - y > 0 for every target y in [0, 1]
+            raise ValueError(f"loss.awing_alpha must be in (1, 100), got {self.awing_alpha}")
+        if not (0 <= self.awing_weight < 1e6 and 0 <= self.awing_threshold < 1):
+            raise ValueError("loss.awing_weight must be in [0, 1e6) and loss.awing_threshold in [0, 1)")
+
+
 @dataclass(frozen=True)
 class Recipe:
     model: str  # registered model name
@@ -87,6 +122,7 @@ class Recipe:
     optim: OptimConfig = field(default_factory=OptimConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     distill: DistillConfig | None = None
+    loss: LossConfig | None = None  # None: the model's own default loss (l2 / mse)
     seed: int = 0
     out: str = ""  # run folder; empty = runs/<model>
     amp: bool = True  # mixed precision when CUDA is available (ignored on CPU)

@@ -8,11 +8,13 @@ import pytest
 import torch
 
 from edgekit.models.losses import (
-    bins_loss, cosine_affinity, heatmap_mse, kd_pair_loss, pfld_loss, pip_loss, pose_l1, visible_points, weighted_mean,
+    adaptive_wing, awing_weight_map, bins_loss, cosine_affinity, heatmap_awing, heatmap_loss, heatmap_mse,
+    kd_pair_loss, pfld_loss, pip_loss, pose_l1, visible_points, weighted_mean, wing,
 )  # fmt: skip
 from edgekit.models.heatmap_targets import gaussian_heatmaps
 from edgekit.models.pipnet import pip_head_spec
 from edgekit.specs import HeadSpec
+from edgekit.train.recipe import LossConfig
 
 NAN = float("nan")
 BINS_HEAD = HeadSpec(output="pose", decode="bins", outputs=("bins",))
@@ -97,3 +99,77 @@ def test_heatmap_mse_foreground_weighting():
     weighted = heatmap_mse(zeros, landmarks, 4, 1.0, foreground=10.0)
     assert weighted.item() == pytest.approx(((1 + 10 * target) * target**2).mean().item(), rel=1e-6)
     assert heatmap_mse(target, landmarks, 4, 1.0, foreground=10.0).item() == 0.0
+
+
+def test_wing_is_logarithmic_inside_w_and_linear_outside():
+    x = torch.tensor([0.0, 1.0, -4.0, 9.99, 10.0, 25.0])
+    w, eps = 10.0, 2.0
+    joint = w - w * math.log(1 + w / eps)  # C
+    expected = [0.0, w * math.log(1.5), w * math.log(3.0), w * math.log(1 + 9.99 / 2), 10.0 - joint, 25.0 - joint]
+    torch.testing.assert_close(wing(x, w, eps), torch.tensor(expected))
+    below, above = wing(torch.tensor([10.0 - 1e-4, 10.0 + 1e-4]), w, eps).tolist()
+    assert below == pytest.approx(above, abs=1e-3) and above == pytest.approx(w * math.log(6), abs=1e-3)  # continuous
+    x = torch.tensor([1.0, 20.0], requires_grad=True)
+    wing(x, w, eps).sum().backward()
+    assert x.grad.tolist() == pytest.approx([w / (eps + 1.0), 1.0])  # w / (eps + |x|) inside, slope 1 outside
+
+
+def test_pfld_loss_with_wing_replaces_the_squared_distance():
+    points = torch.tensor([[[0.5, 0.5]]])  # unit crop coordinates
+    batch = {"landmarks": torch.tensor([[[61.6, 56.0]]]), "pose": torch.zeros(1, 3)}  # x off by 0.05 unit
+    config = LossConfig(kind="wing")  # errors x 64 px: 3.2 px on x, 0 on y
+    loss, parts = pfld_loss(points, torch.zeros(1, 3), batch, (112, 112), config)
+    assert loss.item() == pytest.approx(10 * math.log(1 + 3.2 / 2), rel=1e-5) and parts["wing"] == loss.item()
+    _, parts = pfld_loss(points, torch.zeros(1, 3), batch, (112, 112))
+    assert parts["l2"] == pytest.approx(0.05**2, rel=1e-4)
+
+
+def test_adaptive_wing_value_and_gradient_at_known_points():
+    omega, eps, alpha, theta = 14.0, 1.0, 2.1, 0.5
+    target = torch.tensor([0.0, 1.0, 0.0, 0.5])
+    pred = torch.tensor([0.3, 0.8, 0.9, 0.5], requires_grad=True)
+    loss = adaptive_wing(pred, target, alpha, omega, eps, theta)
+    small_bg = omega * math.log(1 + 0.3**2.1)  # background, |e| = 0.3 < theta: exponent alpha - 0 = 2.1
+    small_fg = omega * math.log(1 + 0.2**1.1)  # foreground y = 1: exponent 1.1
+    slope = omega * 2.1 * 0.5**1.1 / (1 + 0.5**2.1)  # A at y = 0
+    large_bg = slope * 0.9 - (theta * slope - omega * math.log(1 + 0.5**2.1))  # |e| = 0.9 > theta: A|e| - C
+    torch.testing.assert_close(loss.detach(), torch.tensor([small_bg, small_fg, large_bg, 0.0]))
+    loss.sum().backward()
+    grad_bg = omega * 2.1 * 0.3**1.1 / (1 + 0.3**2.1)
+    grad_fg = -omega * 1.1 * 0.2**0.1 / (1 + 0.2**1.1)  # pred below the target: negative
+    torch.testing.assert_close(pred.grad, torch.tensor([grad_bg, grad_fg, slope, 0.0]))
+
+
+def test_adaptive_wing_is_continuous_at_theta():
+    target = torch.tensor([0.0, 0.3, 1.0])
+    below = adaptive_wing(target + 0.5 - 1e-5, target)
+    above = adaptive_wing(target + 0.5 + 1e-5, target)
+    torch.testing.assert_close(below, above, atol=1e-3, rtol=0)
+
+
+def test_awing_weight_map_dilates_the_foreground():
+    target = torch.zeros(1, 1, 5, 5)
+    target[0, 0, 2, 2], target[0, 0, 0, 4] = 0.9, 0.1  # one cell above the 0.2 threshold, one below
+    weights = awing_weight_map(target)
+    expected = torch.ones(5, 5)
+    expected[1:4, 1:4] = 11.0  # 10 * dilate(target > 0.2, 3x3) + 1
+    torch.testing.assert_close(weights[0, 0], expected)
+
+
+def test_heatmap_awing_is_zero_at_the_target_and_selected_by_kind():
+    landmarks = torch.tensor([[[13.5, 9.5]]])
+    target = gaussian_heatmaps(landmarks, (8, 8), 4, 1.0)
+    config = LossConfig(kind="adaptive_wing")
+    assert heatmap_awing(target, landmarks, 4, 1.0, config).item() == pytest.approx(0.0, abs=1e-7)
+    zeros = torch.zeros(1, 1, 8, 8)
+    expected = (awing_weight_map(target) * adaptive_wing(zeros, target)).mean()
+    assert heatmap_loss(zeros, landmarks, 4, 1.0, 10.0, config).item() == pytest.approx(expected.item(), rel=1e-6)
+    assert heatmap_loss(zeros, landmarks, 4, 1.0, 10.0).item() == heatmap_mse(zeros, landmarks, 4, 1.0, 10.0).item()
+    nothing = torch.full((1, 1, 2), NAN)  # no labelled point: exactly 0
+    assert heatmap_awing(zeros, nothing, 4, 1.0, config).item() == 0.0
+
+
+@pytest.mark.parametrize("field, value", [("wing_width", 0.0), ("awing_alpha", 1.0), ("awing_theta", NAN)])
+def test_loss_config_rejects_bad_parameters(field, value):
+    with pytest.raises(ValueError, match=field):
+        LossConfig(kind="wing", **{field: value})
