@@ -8,6 +8,7 @@ leaves such a name behind; the next edgekit run removes the ones whose process i
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -44,25 +45,33 @@ def _resolved_file(path: str | Path) -> Path:
     return path.resolve() if path.is_symlink() else path
 
 
+@contextlib.contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """An OSError inside names ``path``: a write error carries no file name, a temporary file's is not the user's."""
+    try:
+        yield
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` whole or not at all. An OSError (full disk, read-only folder) names ``path``
     and leaves no temporary file."""
     path = _resolved_file(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=_sibling_prefix(path), suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the result is an ordinary file
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):  # a write error carries no file name: give it the output's
-            raise OSError(exc.errno, exc.strerror, str(path)) from None
-        raise
+    with _naming(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=_sibling_prefix(path), suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the result is an ordinary file
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
     return path
 
 
@@ -83,20 +92,33 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
     """
     final = Path(final)
     if final.is_symlink() or (final.exists() and not final.is_dir()):
-        raise OSError(20, "exists and is not a folder", str(final))  # ENOTDIR
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=_sibling_prefix(final), suffix=".tmp", dir=final.parent))
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; the result is an ordinary folder
+        raise OSError(errno.ENOTDIR, "exists and is not a folder", str(final))
+    with _naming(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=_sibling_prefix(final), suffix=".tmp", dir=final.parent))
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; the result is an ordinary folder
     try:
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    with _naming(final):
+        _replace_dir(tmp, final)
+
+
+def _replace_dir(tmp: Path, final: Path) -> None:
+    """``tmp`` becomes ``final``; an old ``final`` is moved aside first and then removed."""
     old = None
     if final.exists():
         old = final.with_name(f"{_sibling_prefix(final)}old.tmp")
         os.replace(final, old)
-    os.replace(tmp, final)
+    try:
+        os.replace(tmp, final)
+    except OSError:
+        if old is not None:
+            os.replace(old, final)  # put the previous artifact back
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)  # a leftover is a stale sibling, removed by a later run
 

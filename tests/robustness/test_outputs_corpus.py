@@ -211,6 +211,27 @@ def test_leftovers_of_a_killed_export_are_removed_by_the_next_run(corpus, tmp_pa
     assert list(work.iterdir()) == [] and list(temp_root.iterdir()) == []
 
 
+def _limit_file_size() -> None:
+    """In the child: files of at most 64 bytes, EFBIG (not SIGXFSZ) beyond; a full disk is the same to edgekit."""
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+
+def test_a_write_that_fails_at_the_end_is_one_line_and_leaves_nothing(corpus, tmp_path):
+    """``data check --json`` in a real process whose writes stop at 64 bytes: the report cannot be written once
+    the scan is done; one line naming the file, exit 2, no partial file, the previous report intact."""
+    report = tmp_path / "report.json"
+    report.write_text("{}")
+    done = subprocess.run([sys.executable, "-m", "edgekit", "data", "check", str(corpus["face_ok_dir"]), "--json",
+                           str(report)], capture_output=True, text=True, timeout=120, check=False,
+                          preexec_fn=_limit_file_size)
+    TRIED.append("data-check-json-file-too-large")
+    assert done.returncode == 2 and done.stderr == f"edgekit: error: {report}: File too large\n", done.stderr
+    assert report.read_text() == "{}" and [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
 def test_summary(capsys):
     """Runs last in this file: how many output cases were tried (all of them passed to get here)."""
     with capsys.disabled():
