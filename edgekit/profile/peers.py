@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from edgekit.atomic import atomic_write_bytes
+from edgekit.atomic import atomic_write_bytes, work_dir
 from edgekit.errors import EdgekitError, ModelFileError
 from edgekit.specs import HeadSpec, ModelSpec, PreprocessSpec
 
@@ -39,8 +38,8 @@ def mediapipe_face_landmark(cache_dir: str | Path | None = None) -> Path:
     local = os.environ.get(WHEEL_ENV)
     if local:
         return atomic_write_bytes(target, _read_member(Path(local), MEDIAPIPE_MEMBER))
-    with tempfile.TemporaryDirectory(prefix="edgekit-mediapipe-") as tmp:
-        wheel = _download_wheel(f"mediapipe=={MEDIAPIPE_VERSION}", Path(tmp))
+    with work_dir("mediapipe") as tmp:  # edgekit-mediapipe-<pid>-XXXXXXXX: removed by a later run if killed
+        wheel = _download_wheel(f"mediapipe=={MEDIAPIPE_VERSION}", tmp)
         return atomic_write_bytes(target, _read_member(wheel, MEDIAPIPE_MEMBER))
 
 
