@@ -23,6 +23,11 @@ from edgekit.specs import ModelSpec, Target
 
 MANIFEST = "edgekit.json"
 FORMAT_VERSION = 1
+MAX_MANIFEST_BYTES = 64 << 20  # a real manifest is tens of KB; read bounded
+# checks read back by edgekit (build, runners, reports): the type of each, and which hold per-file mappings
+CHECK_TYPES = {"selected": str, "gate": dict, "latency_ms": dict, "parity": dict, "tensorrt_engines": dict,
+               "tflite_failed": dict, "sensitivity": dict, "profile": dict}
+PER_FILE = {"gate": ("files",), "tensorrt_engines": ()}  # key path to a {file: mapping} table read by build
 
 
 @dataclass(frozen=True)
@@ -88,19 +93,44 @@ def read_manifest(folder: str | Path, verify: bool = True) -> Manifest:
     if not path.is_file():
         raise ModelFileError(f"not an edgekit artifact (no {MANIFEST})", folder)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"manifest is not valid JSON ({exc.__class__.__name__})", path) from None
-    try:
-        manifest = serial.from_dict(Manifest, data, "manifest")
+        manifest = serial.from_dict(Manifest, _manifest_json(path), "manifest")
+        _check_checks(manifest.checks)
     except SpecError as exc:
-        raise ModelFileError(str(exc), path) from None
-    if manifest.format > FORMAT_VERSION:
-        raise ModelFileError(f"manifest format {manifest.format} is newer than this edgekit reads", path)
+        raise ModelFileError(exc.message, path) from None
+    if not 1 <= manifest.format <= FORMAT_VERSION:
+        raise ModelFileError(f"manifest format {serial.excerpt(manifest.format)} is not one this edgekit reads (1.."
+                             f"{FORMAT_VERSION})", path)
     if verify:
         for entry in manifest.files:
             verify_file(folder, entry)
     return manifest
+
+
+def _manifest_json(path: Path) -> Any:
+    """The parsed manifest: bounded read, UTF-8, JSON of at most ``serial.MAX_DEPTH`` levels."""
+    try:
+        text = serial.read_text(path, MAX_MANIFEST_BYTES)
+    except SpecError as exc:
+        raise ModelFileError(exc.message, path) from None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, a 5000-digit integer, deep nesting
+        raise ModelFileError(f"manifest is not valid JSON ({exc.__class__.__name__})", path) from None
+
+
+def _check_checks(checks: dict[str, Any]) -> None:
+    """The checks edgekit reads back hold what it wrote (``selected`` a path, the others mappings, per-file tables
+    of mappings), so a hand-edited manifest is one SpecError, not an AttributeError later."""
+    for name, kind in CHECK_TYPES.items():
+        value = checks.get(name)
+        if value is not None and not isinstance(value, kind):
+            raise SpecError(f"manifest.checks.{name}: expected a {kind.__name__}, got {type(value).__name__}")
+    for name, keys in PER_FILE.items():
+        table = checks.get(name) or {}
+        for key in keys:
+            table = table.get(key) or {} if isinstance(table, dict) else table
+        if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+            raise SpecError(f"manifest.checks.{name}: expected a mapping of file name -> mapping")
 
 
 def resolve_inside(folder: Path, rel: str) -> Path:

@@ -11,9 +11,21 @@ Conventions (every module relies on them):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from edgekit import serial
+from edgekit.errors import SpecError
+from edgekit.serial import check, finite
+
+MAX_INPUT_SIDE = 4096  # pixels of the model input: the zoo's largest is 256
+MAX_POINTS = 1000  # landmarks per face: the largest scheme (WFLW) has 98
+MAX_IMAGES = 4096  # calibration / parity / held-out images: every one is decoded into memory
+ONNX_OPSETS = (13, 20)  # per-channel QDQ (ORT static INT8) needs 13; torch 2.13's exporter and the TensorRT
+# parsers edgekit targets read up to 20 (toolchain notes, docs/TENSORRT.md)
+MAX_WORKSPACE_MB = 1 << 20  # 1 TiB: far above any GPU
+MAX_BATCH = 4096
+MAX_SPEC_JSON = 1 << 20  # bytes of a spec embedded in a model file (a PIP spec with its meanface: ~10 KB)
 
 Color = Literal["RGB", "BGR", "GRAY"]
 Layout = Literal["NCHW", "NHWC"]
@@ -47,15 +59,17 @@ class PreprocessSpec:
     interpolation: Literal["linear", "area"] = "linear"
 
     def __post_init__(self) -> None:
-        if min(self.input_size) <= 0:
-            raise ValueError(f"input_size must be positive, got {self.input_size}")
+        check(all(0 < side <= MAX_INPUT_SIDE for side in self.input_size), "input_size",
+              f"be positive and at most {MAX_INPUT_SIDE}", self.input_size)
         channels = 1 if self.color == "GRAY" else 3
         if len(self.mean) != channels or len(self.std) != channels:
             raise ValueError(f"mean and std need {channels} values for color {self.color}")
-        if any(s <= 0 for s in self.std):
-            raise ValueError("std values must be positive")
-        if self.landmark_box_scale <= 0 or self.detector_box_scale <= 0:
-            raise ValueError("box scales must be positive")
+        check(all(finite(m) for m in self.mean), "mean", "be finite", self.mean)
+        check(all(finite(s) and s > 0 for s in self.std), "std", "be positive and finite", self.std)
+        for key in ("landmark_box_scale", "detector_box_scale"):
+            check(finite(getattr(self, key), 0.01, 100), key, "be in [0.01, 100]", getattr(self, key))
+        check(finite(self.detector_box_shift_y, -1, 1), "detector_box_shift_y", "be in [-1, 1]",
+              self.detector_box_shift_y)
 
     @property
     def channels(self) -> int:
@@ -91,6 +105,13 @@ class HeadSpec:
     def __post_init__(self) -> None:
         if self.output == "landmarks" and self.num_points <= 0:
             raise ValueError("a landmark head needs num_points > 0")
+        pose_decode = self.decode in ("regression", "bins", "ssr")
+        check(pose_decode or self.output == "landmarks", "decode", f"suit a {self.output} head", self.decode)
+        check(self.decode not in ("bins", "ssr") or self.output == "pose", "decode", "suit a landmarks head",
+              self.decode)
+        check(len(self.outputs) > 0, "outputs", "name at least one tensor", self.outputs)
+        check(0 <= self.num_points <= MAX_POINTS, "num_points", f"be in [0, {MAX_POINTS}]", self.num_points)
+        self._check_decode_parameters()
         if self.decode == "pip":
             if len(self.meanface) != 2 * self.num_points:
                 raise ValueError(f"meanface needs {2 * self.num_points} values, has {len(self.meanface)}")
@@ -98,6 +119,25 @@ class HeadSpec:
                 raise ValueError(f"neighbors needs {self.num_points} rows, has {len(self.neighbors)}")
             if any(len(row) != self.num_neighbors for row in self.neighbors):
                 raise ValueError(f"every neighbors row needs {self.num_neighbors} indices")
+            check(all(0 <= i < self.num_points for row in self.neighbors for i in row), "neighbors",
+                  f"hold landmark indices in [0, {self.num_points})", self.neighbors)
+
+    def _check_decode_parameters(self) -> None:
+        """Every decode parameter in the range its decode divides, indexes or allocates with."""
+        for key in ("heatmap_stride", "pip_stride", "num_neighbors", "num_bins"):
+            check(1 <= getattr(self, key) <= MAX_INPUT_SIDE, key, f"be in [1, {MAX_INPUT_SIDE}]", getattr(self, key))
+        check(0 <= self.local_radius <= MAX_INPUT_SIDE, "local_radius", f"be in [0, {MAX_INPUT_SIDE}]",
+              self.local_radius)
+        for key in ("soft_argmax_beta", "bin_width", "ssr_range"):
+            check(finite(getattr(self, key)) and getattr(self, key) > 0, key, "be positive and finite",
+                  getattr(self, key))
+        for key in ("bin_start", "ssr_lambda"):
+            check(finite(getattr(self, key)), key, "be finite", getattr(self, key))
+        check(all(finite(v) for v in self.meanface), "meanface", "hold finite values", self.meanface)
+        check(0 < len(self.ssr_stages) <= 16 and all(1 <= s <= 1024 for s in self.ssr_stages), "ssr_stages",
+              "hold 1 to 16 stages of 1 to 1024 bins", self.ssr_stages)
+        check(self.decode != "ssr" or len(set(self.ssr_stages)) == 1, "ssr_stages",
+              "be stages of one size (the ssr decode stacks them)", self.ssr_stages)
 
 
 @dataclass(frozen=True)
@@ -111,12 +151,29 @@ class ModelSpec:
     scheme: str = "ibug68"  # landmark scheme of the outputs (landmark models) or of the box source (pose)
     description: str = ""
 
+    def __post_init__(self) -> None:
+        check(self.task == self.head.output, "task", f"match head.output ({self.head.output})", self.task)
+
     def to_dict(self) -> dict:
         return serial.to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelSpec":
         return serial.from_dict(cls, data, "model")
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "ModelSpec":
+        """The spec embedded in a model file's metadata; SpecError for anything else (huge, not UTF-8, not JSON,
+        too deep, wrong types)."""
+        import json
+
+        if len(text) > MAX_SPEC_JSON:
+            raise SpecError(f"spec metadata of {len(text)} bytes (at most {MAX_SPEC_JSON})")
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:  # not JSON / UTF-8, a 5000-digit number, deep nesting
+            raise SpecError(f"spec metadata is not valid JSON ({type(exc).__name__})") from None
+        return cls.from_dict(data)
 
 
 # ----------------------------------------------------------------------------- targets
@@ -131,6 +188,14 @@ class OnnxSection:
     parity_max_px: float = 0.05  # max decoded landmark difference vs torch, image pixels
     parity_max_deg: float = 0.05  # max decoded angle difference vs torch
     parity_images: int = 16  # real faces used for the parity check
+
+    def __post_init__(self) -> None:
+        low, high = ONNX_OPSETS
+        check(low <= self.opset <= high, "opset", f"be in {low}..{high}, what the exporter and ORT INT8 support",
+              self.opset)
+        for key in ("parity_max_px", "parity_max_deg"):
+            check(finite(getattr(self, key), 0), key, "be finite and >= 0", getattr(self, key))
+        check(1 <= self.parity_images <= MAX_IMAGES, "parity_images", f"be in [1, {MAX_IMAGES}]", self.parity_images)
 
 
 @dataclass(frozen=True)
@@ -150,8 +215,16 @@ class Int8Section:
     select: Literal["int8", "fastest_within_budget"] = "int8"
 
     def __post_init__(self) -> None:
-        if not all(0 < p <= 100 for p in (self.percentile, *self.recalibrate)):
-            raise ValueError("percentiles must be in (0, 100]")
+        percentiles = (self.percentile, *self.recalibrate)
+        check(all(finite(p) and 0 < p <= 100 for p in percentiles), "percentile and recalibrate", "be in (0, 100]",
+              percentiles)
+        check(1 <= self.min_images <= self.max_images <= MAX_IMAGES, "min_images and max_images",
+              f"satisfy 1 <= min_images <= max_images <= {MAX_IMAGES}", (self.min_images, self.max_images))
+        check(0 <= self.holdout_images <= MAX_IMAGES, "holdout_images", f"be in [0, {MAX_IMAGES}]",
+              self.holdout_images)
+        for key in ("budget_nme", "budget_mae"):
+            check(finite(getattr(self, key), 0), key, "be finite and >= 0", getattr(self, key))
+        check(0 <= self.max_float_layers <= 10_000, "max_float_layers", "be in [0, 10000]", self.max_float_layers)
 
 
 @dataclass(frozen=True)
@@ -173,6 +246,14 @@ class TensorrtSection:
     gpu_fallback: bool = True
     version_compatible: bool = False
     builder_optimization_level: int | None = None
+
+    def __post_init__(self) -> None:
+        check(0 < self.workspace_mb <= MAX_WORKSPACE_MB, "workspace_mb", f"be in [1, {MAX_WORKSPACE_MB}]",
+              self.workspace_mb)
+        low, opt, high = self.batch
+        check(1 <= low <= opt <= high <= MAX_BATCH, "batch", f"satisfy 1 <= min <= opt <= max <= {MAX_BATCH}",
+              self.batch)
+        check(self.dla_core is None or 0 <= self.dla_core <= 15, "dla_core", "be in [0, 15]", self.dla_core)
 
 
 @dataclass(frozen=True)
@@ -203,11 +284,22 @@ class Target:
 
 def load_target(path_or_name: str) -> Target:
     """A target from a YAML path, or by name from ``./targets`` or the project's ``targets/`` folder."""
-    from edgekit.errors import SpecError
     from edgekit.paths import find_target
 
     path = find_target(path_or_name)
     target = serial.load_yaml(Target, path)
     if target.name != path.stem:
-        raise SpecError(f"target name '{target.name}' does not match the file name '{path.stem}'", path)
+        raise SpecError(f"target name {serial.excerpt(target.name)} does not match the file name "
+                        f"'{path.stem}'", path)
+    check_target(target, path)
     return target
+
+
+def check_target(target: Target, where: str | Path | None = None) -> None:
+    """SpecError naming ``where`` (the target file or the artifact holding it) when ``validate_target`` finds
+    the sections inconsistent (TensorRT version, opset for it, DLA, JetPack)."""
+    from edgekit.export.tensorrt import validate_target
+
+    problems = validate_target(target)
+    if problems:
+        raise SpecError(f"target {target.name}: " + "; ".join(problems), where)

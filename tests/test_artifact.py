@@ -50,3 +50,38 @@ def test_paths_cannot_escape(tmp_path, bad):
 def test_missing_manifest(tmp_path):
     with pytest.raises(ModelFileError, match="not an edgekit artifact"):
         read_manifest(tmp_path)
+
+
+def _edited(tmp_path, edit) -> str:
+    """The one-line error of reading the test artifact after ``edit(manifest dict)`` returns its new JSON text."""
+    folder = _artifact(tmp_path / "a")
+    manifest = folder / "edgekit.json"
+    manifest.write_bytes(edit(json.loads(manifest.read_text())).encode("utf-8", "surrogateescape"))
+    with pytest.raises(ModelFileError) as info:
+        read_manifest(folder)
+    assert str(info.value).startswith(f"{manifest}: ") and "\n" not in str(info.value)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda m: json.dumps({**m, "files": [{**m["files"][0], "path": "a\0b"}]}), r"files[0].path: control character"),
+    (lambda m: json.dumps({**m, "files": {"path": "model.onnx"}}), "manifest.files: expected a list, got dict"),
+    (lambda m: json.dumps({**m, "format": 0}), "manifest format 0 is not one this edgekit reads"),
+    (lambda m: json.dumps({**m, "format": 10 ** 4000}), "manifest format an integer of 13288 bits"),
+    (lambda m: '{"model": ' + "[" * 5000 + "]" * 5000 + "}", "not valid JSON (RecursionError)"),
+    (lambda m: json.dumps(m)[:-1] + ', "provenance": {"a": ' + "[" * 40 + "]" * 40 + "}}",
+     "manifest.provenance.a: nested more than 32 levels deep"),
+    (lambda m: json.dumps({**m, "checks": {"selected": ["model.onnx"]}}), "checks.selected: expected a str, got list"),
+    (lambda m: json.dumps({**m, "checks": {"gate": {"files": {"model.onnx": True}}}}),
+     "checks.gate: expected a mapping of file name -> mapping"),
+    (lambda m: json.dumps({**m, "checks": {"tensorrt_engines": []}}), "checks.tensorrt_engines: expected a dict"),
+    (lambda m: json.dumps({**m, "model": {**m["model"], "name": "n" * 100_000}}), "a string of 100000 characters"),
+])
+def test_malformed_manifests_are_one_line(tmp_path, edit, problem):
+    assert problem in _edited(tmp_path, edit)
+
+
+def test_manifest_bytes_are_checked_before_parsing(tmp_path, monkeypatch):
+    assert "not UTF-8 text" in _edited(tmp_path, lambda m: json.dumps(m).replace("toy", "to\udcff"))
+    monkeypatch.setattr("edgekit.artifact.MAX_MANIFEST_BYTES", 100)
+    assert "larger than 0 KiB" in _edited(tmp_path / "b", json.dumps)

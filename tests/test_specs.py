@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from edgekit import serial
@@ -54,3 +56,67 @@ def test_target_yaml_names_the_file(tmp_path):
 def test_tflite_target_requires_its_section():
     with pytest.raises(SpecError, match="needs a 'tflite' section"):
         serial.from_dict(Target, {"name": "x", "runtime": "tflite"})
+
+
+@pytest.mark.parametrize("section, change, problem", [
+    ("preprocess", {"input_size": [100000, 112]}, "input_size must be positive and at most 4096"),
+    ("preprocess", {"std": [0.5, float("nan"), 0.5]}, "std must be positive and finite"),
+    ("preprocess", {"detector_box_shift_y": 5.0}, "detector_box_shift_y must be in [-1, 1]"),
+    ("head", {"heatmap_stride": 0}, "heatmap_stride must be in [1, 4096]"),
+    ("head", {"num_points": 100000}, "num_points must be in [0, 1000]"),
+    ("head", {"decode": "bins"}, "decode must suit a landmarks head"),
+    ("head", {"outputs": []}, "outputs must name at least one tensor"),
+    ("head", {"soft_argmax_beta": float("inf")}, "soft_argmax_beta must be positive and finite"),
+])
+def test_out_of_range_spec_values_name_the_key(section, change, problem):
+    data = _spec().to_dict()
+    data[section].update(change)
+    with pytest.raises(SpecError) as info:
+        ModelSpec.from_dict(data)
+    assert f"model.{section}: {problem}" in str(info.value)
+
+
+def test_pose_decodes_need_a_pose_head_and_equal_ssr_stages():
+    with pytest.raises(ValueError, match="decode must suit a pose head, got 'heatmap_argmax'"):
+        HeadSpec(output="pose", decode="heatmap_argmax", outputs=("h",))
+    with pytest.raises(ValueError, match=r"ssr_stages must be stages of one size"):
+        HeadSpec(output="pose", decode="ssr", outputs=("p", "e", "d"), ssr_stages=(3, 5, 3))
+    with pytest.raises(ValueError, match="task must match head.output"):
+        ModelSpec(name="x", task="pose", preprocess=_spec().preprocess, head=_spec().head)
+
+
+def test_spec_from_json_refuses_what_json_loads_chokes_on():
+    good = serial.dump_json(_spec())
+    assert ModelSpec.from_json(good) == _spec()
+    for text, problem in [("[" * 5000 + "]" * 5000, "RecursionError"), ('{"name": 1' + "0" * 5000 + "}", "ValueError"),
+                          ("{", "JSONDecodeError"), ("x" * (2 << 20), "at most 1048576"),
+                          (b"\xff", "UnicodeDecodeError")]:
+        with pytest.raises(SpecError, match=problem):
+            ModelSpec.from_json(text)
+
+
+@pytest.mark.parametrize("onnx, problem", [
+    ({"opset": 21}, "opset must be in 13..20"), ({"opset": 12}, "opset must be in 13..20"),
+    ({"parity_max_px": float("nan")}, "parity_max_px must be finite and >= 0"),
+    ({"parity_images": 0}, "parity_images must be in [1, 4096]"),
+])
+def test_onnx_section_ranges(onnx, problem):
+    with pytest.raises(SpecError, match=re.escape(f"Target.onnx: {problem}")):
+        serial.from_dict(Target, {"name": "x", "runtime": "onnxruntime", "onnx": onnx})
+
+
+@pytest.mark.parametrize("section, values, problem", [
+    ("tensorrt", {"workspace_mb": -512}, "workspace_mb must be in [1, 1048576], got -512"),
+    ("tensorrt", {"batch": [0, 1, 1]}, "batch must satisfy 1 <= min <= opt <= max <= 4096, got [0, 1, 1]"),
+    ("tensorrt", {"dla_core": -1}, "dla_core must be in [0, 15], got -1"),
+    ("int8", {"min_images": 0}, "min_images and max_images must satisfy"),
+    ("int8", {"min_images": 300, "max_images": 256}, "got [300, 256]"),
+    ("int8", {"holdout_images": -1}, "holdout_images must be in [0, 4096]"),
+    ("int8", {"recalibrate": [99.9, 0.0]}, "percentile and recalibrate must be in (0, 100]"),
+    ("int8", {"budget_mae": float("inf")}, "budget_mae must be finite and >= 0"),
+])
+def test_target_section_ranges(section, values, problem):
+    data = {"name": "x", "runtime": "tensorrt", "tensorrt": {}, "int8": {}}
+    data[section] = values
+    with pytest.raises(SpecError, match=re.escape(problem)):
+        serial.from_dict(Target, data)

@@ -51,3 +51,25 @@ def test_list_verb_prints_targets(run_cli):
     code, out, _ = run_cli("list", "targets")
     assert code == 0
     assert "jetson-xavier-nx-jp5" in out and "tensorrt" in out
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("runtime: tensorrt\ntensorrt: {version: '9.9'}\n", "TensorRT 9.9 is not supported"),
+    ("runtime: tensorrt\ntensorrt: {version: '10.3'}\njetson: {device: Orin Nano, jetpack: '5.1.2', "
+     "compute_capability: '8.7'}\n", "JetPack 5.1.2 ships TensorRT 8.5, not 10.3"),
+    ("runtime: tflite\ntflite: {precisions: [int8]}\n", "tflite int8 needs an int8 section"),
+])
+def test_load_target_validates_the_sections_together(tmp_path, text, problem):
+    path = tmp_path / "t.yaml"
+    path.write_text("name: t\n" + text)
+    with pytest.raises(SpecError) as info:
+        load_target(str(path))
+    assert str(info.value).startswith(f"{path}: target t: ") and problem in str(info.value)
+
+
+def test_out_of_range_values_name_key_and_file(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text("name: t\nruntime: tensorrt\nonnx: {dynamic_batch: true}\ntensorrt: {workspace_mb: -512}\n")
+    with pytest.raises(SpecError) as info:
+        load_target(str(path))
+    assert str(info.value) == f"{path}: Target.tensorrt: workspace_mb must be in [1, 1048576], got -512"

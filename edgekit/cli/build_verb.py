@@ -17,9 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgekit.artifact import read_manifest
+    from edgekit.artifact import MANIFEST, read_manifest
     from edgekit.errors import EdgekitError, SpecError
     from edgekit.export.tensorrt import onnx_for_tensorrt
+    from edgekit.specs import check_target
 
     folder = Path(args.artifact)
     manifest = read_manifest(folder)
@@ -27,9 +28,14 @@ def run(args: argparse.Namespace) -> int:
     if target is None or target.tensorrt is None:
         name = target.name if target else "none"
         raise SpecError(f"the artifact's target ({name}) has no tensorrt section: nothing to build", folder)
+    check_target(target, folder / MANIFEST)  # what the manifest says, before any work
     if args.trt_version:
         section = dataclasses.replace(target.tensorrt, version=args.trt_version)
         target = dataclasses.replace(target, tensorrt=section)
+        try:
+            check_target(target)
+        except SpecError as exc:
+            raise SpecError(f"--trt-version {args.trt_version}: {exc.message}", folder) from None
     try:
         onnx_entry = onnx_for_tensorrt(manifest, target.tensorrt)
     except EdgekitError as exc:

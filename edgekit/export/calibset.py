@@ -41,6 +41,9 @@ class CalibSource:
     boxes: BoxMode = "auto"
     limit: int | None = None  # at most this many images from this source (evenly spread)
 
+    def __post_init__(self) -> None:
+        serial.check(self.limit is None or self.limit > 0, "limit", "be positive", self.limit)
+
 
 @dataclass(frozen=True)
 class CalibConfig:

@@ -443,8 +443,6 @@ def _dla_problems(section: TensorrtSection, jetson: JetsonSection | None) -> lis
         problems.append("DLA runs only fp16 or int8: set tensorrt.precision")
     if len(set(section.batch)) != 1:
         problems.append("DLA needs a fixed batch (min = opt = max)")
-    if section.dla_core < 0:
-        problems.append("dla_core must be >= 0")
     return problems
 
 
@@ -462,13 +460,8 @@ def _tensorrt_problems(target: Target) -> list[str]:
         generation(section.version)
     except EdgekitError as exc:
         return [str(exc)]
-    problems = []
-    low, opt, high = section.batch
-    if not 1 <= low <= opt <= high:
-        problems.append(f"tensorrt.batch {list(section.batch)} must satisfy 1 <= min <= opt <= max")
-    if section.workspace_mb <= 0:
-        problems.append("tensorrt.workspace_mb must be positive")
-    if high > 1 and not target.onnx.dynamic_batch:
+    problems = []  # batch order, workspace and dla_core ranges: TensorrtSection checks them when built
+    if section.batch[2] > 1 and not target.onnx.dynamic_batch:
         problems.append("a batch range above 1 needs onnx.dynamic_batch: true")
     if section.precision == "int8" and target.int8 is None:
         problems.append("tensorrt int8 needs an int8 section (calibration of the QDQ ONNX)")

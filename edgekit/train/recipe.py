@@ -11,9 +11,15 @@ from typing import Literal
 
 from edgekit import serial
 from edgekit.data.augment import AugmentConfig
+from edgekit.errors import SpecError
 from edgekit.paths import PROJECT_DIR, find_recipe
+from edgekit.serial import check, finite
 
 ModelArg = bool | int | float | str  # builder keyword values a recipe may set (e.g. width: 0.25)
+SEEDS = 2**32  # numpy seeds are 32-bit: a larger or negative seed breaks the seeding
+MAX_EPOCHS = 100_000
+MAX_BATCH = 65_536
+MAX_WORKERS = 256
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,7 @@ class SplitConfig:
     def __post_init__(self) -> None:
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        check(0 <= self.seed < SEEDS, "seed", "be in [0, 2**32)", self.seed)
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,9 @@ class DatasetConfig:
     path: str  # folder of images + annotations (scan_folder)
     split: SplitConfig | None = None
     max_samples: int | None = None  # first N after the split (sorted by image path), for smoke runs
+
+    def __post_init__(self) -> None:
+        check(self.max_samples is None or self.max_samples > 0, "max_samples", "be positive", self.max_samples)
 
     def resolved(self) -> Path:
         return resolve_path(self.path)
@@ -53,6 +63,9 @@ class DataConfig:
     val: DatasetConfig
     extra_train: tuple[DatasetConfig, ...] = ()  # more training folders, appended to ``train``
     max_pose_deg: float = 99.0  # pose samples with any |angle| above this are dropped (AFLW2000 protocol)
+
+    def __post_init__(self) -> None:
+        check(finite(self.max_pose_deg, 0, 360), "max_pose_deg", "be in [0, 360]", self.max_pose_deg)
 
 
 @dataclass(frozen=True)
@@ -68,8 +81,17 @@ class OptimConfig:
     grad_clip: float | None = None  # max global grad norm
 
     def __post_init__(self) -> None:
-        if self.epochs <= 0 or self.batch_size <= 0 or self.lr <= 0:
-            raise ValueError("epochs, batch_size and lr must be positive")
+        check(finite(self.lr, 0, 10) and self.lr > 0, "lr", "be a number in (0, 10]", self.lr)
+        check(finite(self.weight_decay, 0, 10), "weight_decay", "be in [0, 10]", self.weight_decay)
+        check(0 < self.epochs <= MAX_EPOCHS, "epochs", f"be in [1, {MAX_EPOCHS}]", self.epochs)
+        check(0 < self.batch_size <= MAX_BATCH, "batch_size", f"be in [1, {MAX_BATCH}]", self.batch_size)
+        check(finite(self.warmup_epochs, 0, MAX_EPOCHS), "warmup_epochs", f"be in [0, {MAX_EPOCHS}]",
+              self.warmup_epochs)
+        check(all(0 < m <= MAX_EPOCHS for m in self.milestones), "milestones", f"be epochs in [1, {MAX_EPOCHS}]",
+              self.milestones)
+        check(finite(self.gamma, 0, 1) and self.gamma > 0, "gamma", "be in (0, 1]", self.gamma)
+        check(self.grad_clip is None or (finite(self.grad_clip) and self.grad_clip > 0), "grad_clip",
+              "be positive and finite", self.grad_clip)
 
 
 @dataclass(frozen=True)
@@ -77,6 +99,10 @@ class DistillConfig:
     teacher: str  # registered name (shipped weights), .safetensors or .pt of the teacher
     kd_pixel: float = 0.01  # feature-aligned loss weight (MobileFAN T_pixel)
     kd_pair: float = 0.01  # feature-similarity loss weight (MobileFAN T_pair)
+
+    def __post_init__(self) -> None:
+        for key in ("kd_pixel", "kd_pair"):
+            check(finite(getattr(self, key), 0, 1e6), key, "be in [0, 1e6]", getattr(self, key))
 
 
 LossKind = Literal["l2", "wing", "mse", "adaptive_wing"]
@@ -129,6 +155,14 @@ class Recipe:
     num_workers: int = 0  # DataLoader workers
     log_every: int = 20  # progress-bar refresh, in steps
 
+    def __post_init__(self) -> None:
+        check(0 <= self.seed < SEEDS, "seed", "be in [0, 2**32)", self.seed)
+        check(0 <= self.num_workers <= MAX_WORKERS, "num_workers", f"be in [0, {MAX_WORKERS}]", self.num_workers)
+        check(self.log_every > 0, "log_every", "be positive", self.log_every)
+        for key, value in self.model_args.items():
+            check(not isinstance(value, float) or finite(value), f"model_args.{key}", "be finite", value)
+        check_augment(self.augment)
+
     @property
     def out_dir(self) -> Path:
         return Path(self.out or f"runs/{self.model}")
@@ -137,9 +171,42 @@ class Recipe:
         return serial.to_dict(self)
 
 
+def check_augment(augment: AugmentConfig) -> None:
+    """Probabilities in [0, 1], magnitudes finite and in the range their draw assumes, (low, high) ordered."""
+    for key in ("flip_p", "blur_p", "occlusion_p", "downscale_p", "grayscale_p", "shift", "brightness",
+                "contrast", "saturation"):
+        check(finite(getattr(augment, key), 0, 1), f"augment.{key}", "be in [0, 1]", getattr(augment, key))
+    check(finite(augment.rotation_deg, 0, 180), "augment.rotation_deg", "be in [0, 180]", augment.rotation_deg)
+    ranges = {"scale": (0.01, 100), "blur_sigma": (0, 100), "occlusion_size": (0, 1), "downscale_factor": (0.01, 1)}
+    for key, (low, high) in ranges.items():
+        pair = getattr(augment, key)
+        check(all(finite(v, low, high) for v in pair) and pair[0] <= pair[1], f"augment.{key}",
+              f"be (low, high) with {low} <= low <= high <= {high}", pair)
+
+
 def load_recipe(name_or_path: str | Path) -> Recipe:
-    """A recipe from a YAML path or by name from ``recipes/``."""
-    return serial.load_yaml(Recipe, find_recipe(str(name_or_path)))
+    """A recipe from a YAML path or by name from ``recipes/``; its ``model_args`` are tried on the builder."""
+    path = find_recipe(str(name_or_path))
+    recipe = serial.load_yaml(Recipe, path)
+    check_model_args(recipe, path)
+    return recipe
+
+
+def check_model_args(recipe: Recipe, path: Path) -> None:
+    """SpecError naming the recipe when the builder refuses its ``model_args`` (an argument it does not take),
+    found by building the model once. Skipped without model_args, or without torch (no training there)."""
+    import importlib.util
+
+    from edgekit.errors import EdgekitError
+
+    if not recipe.model_args or importlib.util.find_spec("torch") is None:
+        return
+    from edgekit.train.checkpoint import build_model
+
+    try:
+        build_model(recipe.model, recipe.model_args)
+    except EdgekitError as exc:
+        raise SpecError(exc.message, path) from None
 
 
 def recipe_from_dict(data: dict) -> Recipe:
@@ -160,8 +227,11 @@ def with_overrides(recipe: Recipe, *, train: str | None = None, val: str | None 
     if max_samples is not None:
         data = dataclasses.replace(data, train=dataclasses.replace(data.train, max_samples=max_samples),
                                    val=dataclasses.replace(data.val, max_samples=max_samples))
-    optim = recipe.optim if epochs is None else dataclasses.replace(recipe.optim, epochs=epochs)
-    return dataclasses.replace(recipe, data=data, optim=optim, out=recipe.out if out is None else str(out))
+    try:
+        optim = recipe.optim if epochs is None else dataclasses.replace(recipe.optim, epochs=epochs)
+        return dataclasses.replace(recipe, data=data, optim=optim, out=recipe.out if out is None else str(out))
+    except ValueError as exc:  # an override out of range (--epochs, --max-samples)
+        raise SpecError(f"command-line override: {exc}") from None
 
 
 def resolve_path(path: str | Path) -> Path:

@@ -20,12 +20,30 @@ HIDDEN_CATEGORIES = (DeprecationWarning, PendingDeprecationWarning, ImportWarnin
 # by Python's default filters outside __main__, so a user never sees them
 
 
+def load_module(name: str, path: Path):
+    """The module at ``path``, registered as ``name`` in sys.modules (once): dataclasses and the pickle payload
+    class look their module up there by name."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
 def _load_make_corpus():
-    spec = importlib.util.spec_from_file_location("make_corpus", PROJECT / "tests" / "corpus" / "make_corpus.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_corpus"] = module  # the pickle payload class must be importable by name
-    spec.loader.exec_module(module)
-    return module
+    return load_module("make_corpus", PROJECT / "tests" / "corpus" / "make_corpus.py")
+
+
+@pytest.fixture(scope="session")
+def module_at():
+    """``load_module(name, path)``: a corpus generator or another test file's helpers as a module."""
+    return load_module
+
+
+@pytest.fixture(scope="session")
+def rules():
+    """tests/robustness/test_bad_input.py as a module: ``assert_one_error_line``, ``previous_artifact``."""
+    return load_module("bad_input_rules", Path(__file__).with_name("test_bad_input.py"))
 
 
 @pytest.fixture(scope="session")

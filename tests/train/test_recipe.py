@@ -74,3 +74,60 @@ def test_resolve_path_prefers_existing_relative_to_cwd(tmp_path, monkeypatch):
     assert resolve_path("here") == tmp_path / "here"
     assert resolve_path("../shared/x") == (PROJECT_DIR / "../shared/x").resolve()
     assert DatasetConfig("/abs/p").resolved() == Path("/abs/p")
+
+
+DATA = {"train": {"path": "a"}, "val": {"path": "b"}}
+
+
+@pytest.mark.parametrize("changes, problem", [
+    ({"seed": 2 ** 32}, "recipe: seed must be in [0, 2**32), got 4294967296"),
+    ({"seed": -1}, "recipe: seed must be in [0, 2**32), got -1"),
+    ({"num_workers": -1}, "recipe: num_workers must be in [0, 256], got -1"),
+    ({"log_every": 0}, "recipe: log_every must be positive, got 0"),
+    ({"optim": {"lr": float("nan")}}, "recipe.optim: lr must be a number in (0, 10], got nan"),
+    ({"optim": {"lr": 0}}, "recipe.optim: lr must be a number in (0, 10], got 0.0"),
+    ({"optim": {"weight_decay": float("inf")}}, "recipe.optim: weight_decay must be in [0, 10], got inf"),
+    ({"optim": {"gamma": 0.0}}, "recipe.optim: gamma must be in (0, 1], got 0.0"),
+    ({"optim": {"epochs": 10 ** 9}}, "recipe.optim: epochs must be in [1, 100000], got 1000000000"),
+    ({"optim": {"batch_size": -8}}, "recipe.optim: batch_size must be in [1, 65536], got -8"),
+    ({"optim": {"milestones": [10, 0]}}, "recipe.optim: milestones must be epochs in [1, 100000], got [10, 0]"),
+    ({"optim": {"grad_clip": -1.0}}, "recipe.optim: grad_clip must be positive and finite, got -1.0"),
+    ({"augment": {"flip_p": 1.5}}, "recipe: augment.flip_p must be in [0, 1], got 1.5"),
+    ({"augment": {"scale": [1.2, 0.8]}}, "recipe: augment.scale must be (low, high) with 0.01 <= low <= high"),
+    ({"augment": {"rotation_deg": float("nan")}}, "recipe: augment.rotation_deg must be in [0, 180], got nan"),
+    ({"data": {**DATA, "max_pose_deg": -1.0}}, "recipe.data: max_pose_deg must be in [0, 360], got -1.0"),
+    ({"data": {"train": {"path": "a", "split": {"seed": -3}}, "val": {"path": "b"}}},
+     "recipe.data.train.split: seed must be in [0, 2**32), got -3"),
+    ({"data": {"train": {"path": "a", "max_samples": 0}, "val": {"path": "b"}}},
+     "recipe.data.train: max_samples must be positive, got 0"),
+    ({"distill": {"teacher": "t", "kd_pixel": float("nan")}}, "recipe.distill: kd_pixel must be in [0, 1e6]"),
+    ({"model_args": {"width": float("inf")}}, "recipe: model_args.width must be finite, got inf"),
+])
+def test_out_of_range_values_name_the_key(changes, problem):
+    with pytest.raises(SpecError) as info:
+        recipe_from_dict({"model": "pfld_0.25x", "data": DATA, **changes})
+    assert problem in str(info.value)
+
+
+def test_out_of_range_values_name_the_file(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("model: pfld_0.25x\ndata: {train: {path: a}, val: {path: b}}\noptim: {lr: .nan}\n")
+    with pytest.raises(SpecError) as info:
+        load_recipe(path)
+    assert str(info.value) == f"{path}: Recipe.optim: lr must be a number in (0, 10], got nan"
+
+
+def test_model_args_the_builder_does_not_take_name_the_recipe(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("model: pipnet_mbv2\ndata: {train: {path: a}, val: {path: b}}\nmodel_args: {widht: 0.5}\n")
+    with pytest.raises(SpecError) as info:
+        load_recipe(path)
+    assert str(info.value).startswith(f"{path}: model pipnet_mbv2 cannot be built with these model_args")
+    assert "'widht'" in str(info.value)
+    path.write_text("model: pipnet_mbv2\ndata: {train: {path: a}, val: {path: b}}\nmodel_args: {width: 0.25}\n")
+    assert load_recipe(path).model_args == {"width": 0.25}
+
+
+def test_an_override_out_of_range_is_a_spec_error():
+    with pytest.raises(SpecError, match=r"command-line override: epochs must be in \[1, 100000\]"):
+        with_overrides(load_recipe("fsanet"), epochs=10 ** 7)

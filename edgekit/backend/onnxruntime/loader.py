@@ -45,9 +45,9 @@ def spec_from_onnx(path: str | Path) -> ModelSpec:
         raise ModelFileError(f"ONNX file has no '{SPEC_KEY}' metadata (not exported by edgekit): "
                              "use the artifact folder or pass the spec", path)
     try:
-        return ModelSpec.from_dict(json.loads(props[SPEC_KEY]))
-    except (json.JSONDecodeError, SpecError) as exc:
-        raise ModelFileError(f"invalid '{SPEC_KEY}' metadata ({exc})", path) from None
+        return ModelSpec.from_json(props[SPEC_KEY])
+    except SpecError as exc:
+        raise ModelFileError(f"invalid '{SPEC_KEY}' metadata ({exc.message})", path) from None
 
 
 def open_session(path: str | Path, threads: int | None = None):

@@ -7,6 +7,7 @@ import numpy as np
 
 from edgekit.backend.base import Runner, check_input_shape, to_layout
 from edgekit.backend.onnxruntime.loader import open_session, spec_from_onnx
+from edgekit.backend.signature import FLOAT_TYPES, check_dtype, check_outputs
 from edgekit.errors import ModelFileError
 from edgekit.specs import ModelSpec
 
@@ -36,8 +37,13 @@ class OnnxRuntimeRunner(Runner):
         self.input_name = inputs[0].name
         shape = inputs[0].shape  # e.g. ['batch', 3, 112, 112] or [1, 3, 112, 112]
         self.layout = check_input_shape(shape, self.spec, self.path)
+        check_dtype(f"input '{self.input_name}'", inputs[0].type, ("float32",), self.path)  # QDQ files too
         self.max_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
-        self.output_names = self._ordered_outputs([o.name for o in session.get_outputs()])
+        outputs = {o.name: o for o in session.get_outputs()}
+        self.output_names = self._ordered_outputs(list(outputs))
+        check_outputs([outputs[n].shape for n in self.output_names], self.spec, self.path)
+        for name in self.output_names:
+            check_dtype(f"output '{name}'", outputs[name].type, FLOAT_TYPES, self.path)
         self.session = session
 
     def _ordered_outputs(self, names: list[str]) -> list[str]:

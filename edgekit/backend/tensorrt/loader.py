@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +17,8 @@ from typing import Any
 from edgekit.atomic import atomic_write_bytes, atomic_write_json
 from edgekit.backend.onnxruntime.loader import SPEC_KEY, load_onnx
 from edgekit.backend.tensorrt import api
-from edgekit.errors import EdgekitError, ModelFileError
-from edgekit.specs import TensorrtSection
+from edgekit.errors import EdgekitError, ModelFileError, SpecError
+from edgekit.specs import ModelSpec, TensorrtSection
 
 INSTALL_HINT = ("TensorRT is not installed: on Jetson it ships with JetPack (apt install python3-libnvinfer); "
                 "on a desktop GPU host run `pip install tensorrt-cu12` (its libraries come from NVIDIA's index, "
@@ -80,6 +79,7 @@ def build_engine(onnx_path: str | Path, section: TensorrtSection, engine_path: s
     the engine, the timing cache (when a path is given) and ``<engine>.json`` atomically. Returns the metadata."""
     onnx_path, engine_path = Path(onnx_path), Path(engine_path)
     model = load_onnx(onnx_path)
+    spec = embedded_spec(model, onnx_path)  # checked before minutes of building
     trt = import_tensorrt()
     gpu = probe_cuda()
     version = trt.__version__
@@ -93,17 +93,28 @@ def build_engine(onnx_path: str | Path, section: TensorrtSection, engine_path: s
     atomic_write_bytes(engine_path, engine)
     if timing_cache_path and cache_out:
         atomic_write_bytes(timing_cache_path, cache_out)
-    spec = {p.key: p.value for p in model.metadata_props}.get(SPEC_KEY)
     meta = {
         "engine": engine_path.name, "size": len(engine), "sha256": hashlib.sha256(engine).hexdigest(),
         "trt_version": version, "gpu": gpu.name, "compute_capability": gpu.compute_capability,
         **result, "build_seconds": round(seconds, 2),
         "onnx_sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
         "timing_cache": Path(timing_cache_path).name if timing_cache_path and cache_out else None,
-        "spec": json.loads(spec) if spec else None,
+        "spec": spec.to_dict() if spec else None,
     }
     atomic_write_json(sidecar_path(engine_path), meta)
     return meta
+
+
+def embedded_spec(model: Any, where: Path) -> ModelSpec | None:
+    """The ModelSpec in an ONNX model's metadata (None without one); ModelFileError naming ``where`` when it is
+    malformed, so the engine's build record never carries a spec its runner would refuse."""
+    text = {p.key: p.value for p in model.metadata_props}.get(SPEC_KEY)
+    if not text:
+        return None
+    try:
+        return ModelSpec.from_json(text)
+    except SpecError as exc:
+        raise ModelFileError(f"invalid '{SPEC_KEY}' metadata ({exc.message})", where) from None
 
 
 def prepare_onnx(model: Any, gen: api.TrtGeneration, precision: str, where: Path) -> Any:

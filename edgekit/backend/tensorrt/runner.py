@@ -17,9 +17,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from edgekit.backend.base import Runner, check_input_shape, to_layout
+from edgekit.backend.signature import FLOAT_TYPES, check_dtype, check_outputs
 from edgekit.backend.tensorrt import api
 from edgekit.backend.tensorrt.loader import GpuInfo, import_tensorrt, probe_cuda, sidecar_path
-from edgekit.errors import ModelFileError
+from edgekit.errors import ModelFileError, SpecError
 from edgekit.specs import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -29,17 +30,24 @@ def read_engine_metadata(engine_path: str | Path) -> dict | None:
     """``<engine>.json``, else the manifest beside the engine (``checks.tensorrt_engines[<file name>]``), else None."""
     engine_path = Path(engine_path)
     side = sidecar_path(engine_path)
-    try:
-        if side.is_file():
-            return json.loads(side.read_text(encoding="utf-8"))
-        from edgekit.artifact import MANIFEST, read_manifest
+    from edgekit.artifact import MANIFEST, read_manifest
 
-        if (engine_path.parent / MANIFEST).is_file():
-            checks = read_manifest(engine_path.parent, verify=False).checks
-            return checks.get("tensorrt_engines", {}).get(engine_path.name)
-    except (OSError, json.JSONDecodeError) as exc:
+    if (engine_path.parent / MANIFEST).is_file() and not side.is_file():
+        checks = read_manifest(engine_path.parent, verify=False).checks  # its tables are checked mappings
+        return checks.get("tensorrt_engines", {}).get(engine_path.name)
+    if not side.is_file():
+        return None
+    from edgekit.serial import read_text
+
+    try:
+        meta = json.loads(read_text(side, 1 << 20))  # a build record is ~2 KB
+    except SpecError as exc:  # unreadable, over 1 MB, not UTF-8
+        raise ModelFileError(f"engine metadata unreadable ({exc.message})", side) from None
+    except (ValueError, RecursionError) as exc:  # not JSON, too deep
         raise ModelFileError(f"engine metadata unreadable ({type(exc).__name__})", side) from None
-    return None
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"engine metadata is a JSON {type(meta).__name__}, not a mapping", side)
+    return meta
 
 
 def verify_engine_bytes(data: bytes, meta: dict | None) -> list[str]:
@@ -102,7 +110,10 @@ class TensorRTRunner(Runner):
         if problems:
             raise ModelFileError("; ".join(problems) + ": rebuild it on this device with `edgekit build`", path)
         if self._spec is None and meta and meta.get("spec"):
-            self._spec = ModelSpec.from_dict(meta["spec"])
+            try:
+                self._spec = ModelSpec.from_dict(meta["spec"])
+            except SpecError as exc:
+                raise ModelFileError(f"invalid spec in the engine's build record ({exc.message})", path) from None
         self._deserialize(trt, data, path)
         if self.max_batch is None and meta:  # dynamic batch: the profile's max from the build record
             profile = meta.get("inputs", {}).get(self.input.name, {})
@@ -126,6 +137,10 @@ class TensorRTRunner(Runner):
         self.layout = check_input_shape(self.input.shape, self._spec, self.path) if self._spec else "NCHW"
         self.max_batch = self.input.shape[0] if self.input.shape[0] > 0 else None
         self.outputs = self._ordered_outputs([t for t in self.tensors if not t.is_input])
+        if self._spec:
+            check_outputs([t.shape for t in self.outputs], self._spec, self.path)
+        for tensor in [self.input, *self.outputs]:  # FP16-typed engines (TensorRT 11) take and give float16
+            check_dtype(f"tensor '{tensor.name}'", tensor.dtype, FLOAT_TYPES, self.path)
         self.device = _device()
 
     def _ordered_outputs(self, outputs: list[api.IoTensor]) -> list[api.IoTensor]:

@@ -158,7 +158,16 @@ def embed_spec(path: Path, spec: ModelSpec) -> bool:
 
 
 def _name(entry) -> str:
-    return entry.name.decode() if isinstance(entry.name, bytes) else str(entry.name)
+    return entry.name.decode(errors="replace") if isinstance(entry.name, bytes) else str(entry.name)
+
+
+def _metadata_bytes(model, entry) -> bytes:
+    """The bytes of metadata ``entry``'s buffer; SpecError when its index or data is not a buffer of the file."""
+    buffers = model.buffers or []
+    if not isinstance(entry.buffer, int) or not 0 <= entry.buffer < len(buffers):
+        raise SpecError(f"metadata points at buffer {entry.buffer}, the file has {len(buffers)}")
+    data = buffers[entry.buffer].data
+    return b"" if data is None else bytes(np.asarray(data, dtype=np.uint8))
 
 
 def spec_from_tflite(path: str | Path) -> ModelSpec:
@@ -173,8 +182,8 @@ def spec_from_tflite(path: str | Path) -> ModelSpec:
     for entry in model.metadata or []:
         if _name(entry) == SPEC_KEY:
             try:
-                return ModelSpec.from_dict(json.loads(bytes(model.buffers[entry.buffer].data).decode()))
-            except (ValueError, SpecError) as exc:
-                raise ModelFileError(f"invalid '{SPEC_KEY}' metadata ({exc})", path) from None
+                return ModelSpec.from_json(_metadata_bytes(model, entry))
+            except SpecError as exc:
+                raise ModelFileError(f"invalid '{SPEC_KEY}' metadata ({exc.message})", path) from None
     raise ModelFileError(f"TFLite file has no '{SPEC_KEY}' metadata (not exported by edgekit): "
                          "use the artifact folder or pass the spec", path)

@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from edgekit.backend.base import Runner, check_input_shape, to_layout
+from edgekit.backend.signature import FLOAT_TYPES, QUANTIZED_TYPES, check_dtype, check_outputs
 from edgekit.errors import ModelFileError
 from edgekit.specs import ModelSpec
 
@@ -45,6 +46,15 @@ def _output_order(names: list[str], wanted: Sequence[str]) -> list[int]:
     return list(range(len(names)))
 
 
+def _check_tensor_type(detail: dict, path: str) -> None:
+    """float32 / float16, or an integer type with a quantization scale (``quantize`` divides by it)."""
+    what = f"tensor '{detail['name']}'"
+    name = check_dtype(what, detail["dtype"], FLOAT_TYPES + QUANTIZED_TYPES, path)
+    scale = detail["quantization"][0]
+    if name in QUANTIZED_TYPES and not (np.isfinite(scale) and scale > 0):
+        raise ModelFileError(f"{what} is {name} without a quantization scale: edgekit cannot feed or read it", path)
+
+
 class TFLiteRunner(Runner):
     """``infer`` takes a float32 batch in the spec's layout (transposed when the file is NHWC and the spec NCHW,
     or the reverse), quantizes it when the file has int8 / int16 input, and returns float32 outputs in
@@ -76,6 +86,9 @@ class TFLiteRunner(Runner):
         outputs = self._output_details(interpreter)
         if len(outputs) != len(self.spec.head.outputs):
             raise ModelFileError(f"{len(outputs)} outputs, the spec names {len(self.spec.head.outputs)}", self.path)
+        check_outputs([list(d["shape"]) for d in outputs], self.spec, self.path)
+        for detail in [self.input_detail, *outputs]:
+            _check_tensor_type(detail, self.path)
         self.output_details = outputs
         self.interpreter = interpreter
 

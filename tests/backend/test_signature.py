@@ -1,0 +1,66 @@
+"""edgekit.backend.signature: the output shapes each decode reads, checked against every registered model's real
+forward pass, and the refusals of files that do not fit."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from edgekit.backend.signature import check_dtype, check_outputs, dtype_name, expected_outputs
+from edgekit.errors import ModelFileError
+from edgekit.registry import create_model, list_models
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_expected_outputs_are_what_the_model_gives(name):
+    model = create_model(name).eval()
+    width, height = model.spec.preprocess.input_size
+    with torch.no_grad():
+        outputs = model(torch.zeros(2, model.spec.preprocess.channels, height, width))
+    outputs = (outputs,) if isinstance(outputs, torch.Tensor) else outputs
+    assert [tuple(o.shape[1:]) for o in outputs] == expected_outputs(model.spec)
+    check_outputs([list(o.shape) for o in outputs], model.spec, "m.onnx")  # no error
+
+
+def test_the_zoo_covers_every_decode_kind():
+    assert [expected_outputs(create_model(n).spec) for n in ("pfld_0.25x", "hopenet_mbv2", "fsanet")] == [
+        [(136,)], [(3, 66)], [(3, 3, 3), (3, 3, 3), (3, 3)]]
+    assert expected_outputs(create_model("pipnet_mbv2").spec)[3] == (680, 8, 8)
+
+
+def test_heatmap_grids_round_up():
+    spec = create_model("mobilefan").spec
+    odd = dataclasses.replace(spec, preprocess=dataclasses.replace(spec.preprocess, input_size=(130, 126)))
+    assert expected_outputs(odd) == [(68, 32, 33)]  # ceil(126 / 4), ceil(130 / 4)
+
+
+def test_symbolic_dims_pass_and_fixed_ones_must_match():
+    spec = create_model("mobilefan").spec
+    check_outputs([["batch", 68, None, -1]], spec, "m.onnx")
+    with pytest.raises(ModelFileError, match=r"m.onnx: output 'heatmaps' has shape \['batch', 68, 16, 16\], model "
+                                             r"mobilefan gives \['batch', 68, 32, 32\]"):
+        check_outputs([["batch", 68, 16, 16]], spec, "m.onnx")
+    with pytest.raises(ModelFileError, match="2 outputs, model mobilefan has 1"):
+        check_outputs([[1, 68, 32, 32]] * 2, spec, "m.onnx")
+
+
+def test_output_count_of_the_spec_itself():
+    spec = create_model("pfld_0.25x").spec
+    two = dataclasses.replace(spec, head=dataclasses.replace(spec.head, outputs=("a", "b")))
+    with pytest.raises(ModelFileError, match="the spec names 2 outputs, decode 'regression' reads 1"):
+        check_outputs([[1, 136], [1, 136]], two, "m.onnx")
+
+
+@pytest.mark.parametrize("dtype, name", [("tensor(float)", "float32"), ("tensor(float16)", "float16"),
+                                         ("tensor(uint8)", "uint8"), (np.int8, "int8"),
+                                         (np.dtype("float64"), "float64"), ("float32", "float32")])
+def test_dtype_names(dtype, name):
+    assert dtype_name(dtype) == name
+
+
+def test_check_dtype():
+    assert check_dtype("input 'x'", "tensor(float)", ("float32",), "m.onnx") == "float32"
+    with pytest.raises(ModelFileError, match="m.onnx: input 'x' is uint8, edgekit runs only float32 there"):
+        check_dtype("input 'x'", "tensor(uint8)", ("float32",), "m.onnx")
