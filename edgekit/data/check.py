@@ -5,7 +5,7 @@ from pathlib import Path
 
 from edgekit.data.folder import Problem, ScanResult, scan_folder
 from edgekit.data.images import load_image
-from edgekit.errors import DataError
+from edgekit.errors import DataError, printable
 
 
 def _decode_problems(result: ScanResult) -> ScanResult:
@@ -38,7 +38,8 @@ def report_lines(result: ScanResult) -> list[str]:
     formats = ", ".join(f"{name} {count}" for name, count in sorted(result.formats.items())) or "none"
     schemes = ", ".join(f"{name} {count}" for name, count in sorted(result.schemes.items())) or "none"
     pose = f"yes ({result.with_pose})" if result.with_pose else "no"
-    lines = [f"root: {result.root}", f"formats: {formats}", f"schemes: {schemes}", f"pose labels: {pose}",
+    lines = [f"root: {printable(str(result.root))}", f"formats: {formats}", f"schemes: {schemes}",
+             f"pose labels: {pose}",
              f"count: {len(result.samples)}"]
     if result.duplicates:
         lines.append(f"duplicates: {result.duplicates} faces annotated in two formats, counted once")

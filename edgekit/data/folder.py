@@ -6,7 +6,7 @@ found for that file). Images are checked from their header (size, JPEG/PNG end m
 """
 from __future__ import annotations
 
-import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,12 +16,16 @@ import numpy as np
 
 from edgekit.data import readers
 from edgekit.data.images import find_image, image_size, is_image_file
+from edgekit.data.parsing import fails_closed, load_json
 from edgekit.data.sample import Sample
 from edgekit.data.schemes import SCHEMES, get_scheme
-from edgekit.errors import DataError, EdgekitError
+from edgekit.errors import DataError, EdgekitError, printable
 
 OUTSIDE_TOLERANCE_PX = 8.0  # annotated points may sit a little outside a tight crop; more is a problem
 MISSING_POINTS_ALLOWED = {"kaggle_csv"}  # formats whose missing points are normal, not a problem
+MAX_DEPTH = 32  # folder levels below the scanned root; a deeper folder is one problem, not walked
+FIRST_LINE_CHARS = 64 * 1024  # enough for a WFLW line or a CSV header; a file without newlines is not read whole
+OUTSIDE_LINK = "symbolic link to outside the scanned folder: not read (scan the folder it points to instead)"
 
 
 @dataclass(frozen=True)
@@ -30,8 +34,8 @@ class Problem:
     message: str
     warning: bool = False  # a warning keeps its sample (e.g. jaw points past the image edge are real annotations)
 
-    def __str__(self) -> str:
-        return f"{self.path}: {'warning: ' if self.warning else ''}{self.message}"
+    def __str__(self) -> str:  # one line whatever the file's name or content (newlines, escapes are escaped)
+        return f"{printable(str(self.path))}: {'warning: ' if self.warning else ''}{printable(self.message)}"
 
 
 @dataclass(frozen=True)
@@ -71,26 +75,25 @@ def _read_mat(path: Path) -> list[Sample]:
     raise DataError(f"unrecognised .mat file (variables: {', '.join(sorted(names)) or 'none'})", path)
 
 
+@fails_closed
 def _read_json(path: Path) -> list[Sample] | None:
     """COCO keypoint JSON, or None for any other JSON (configs and manifests are not annotations)."""
-    try:
-        head = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"not valid JSON ({exc.__class__.__name__})", path) from None
-    if isinstance(head, dict) and "annotations" in head and "images" in head:
-        return readers.read_coco_json(path)
-    return None
+    document = load_json(path)
+    return readers.coco_samples(document, path) if readers.is_coco(document) else None
+
+
+def _first_line(path: Path) -> str:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.readline(FIRST_LINE_CHARS)
 
 
 def _read_txt(path: Path) -> list[Sample] | None:
-    with open(path, encoding="utf-8", errors="replace") as f:
-        first = f.readline().split()
+    first = _first_line(path).split()
     return readers.read_wflw_txt(path) if len(first) == readers.WFLW_FIELDS else None
 
 
 def _read_csv(path: Path) -> list[Sample] | None:
-    with open(path, encoding="utf-8", errors="replace") as f:
-        header = f.readline()
+    header = _first_line(path)
     return readers.read_kaggle_csv(path) if "Image" in header and "left_eye_center_x" in header else None
 
 
@@ -155,9 +158,69 @@ def _validate_points(sample: Sample, size: tuple[int, int], annotation: Path) ->
 # ----------------------------------------------------------------------------- the scan
 
 
-def _list_files(root: Path, recursive: bool) -> list[Path]:
-    files = root.rglob("*") if recursive else root.iterdir()
-    return sorted(p for p in files if p.is_file() and not p.name.startswith("."))
+@dataclass(frozen=True)
+class _Listing:
+    files: list[Path]  # regular files (a link inside the root counts as its target), sorted
+    problems: list[Problem]  # links leading outside the root, folders too deep or unreadable
+    outside: frozenset[Path]  # the links leading outside: never read, even when an annotation names one
+
+
+def _walk(root: Path, recursive: bool) -> _Listing:
+    """Files under ``root`` without following links out of it: iterative (no recursion limit), at most
+    MAX_DEPTH folder levels, hidden names skipped, a link to a folder inside the root skipped (its files are
+    listed where they are). OSError only when ``root`` itself cannot be listed."""
+    real_root = os.path.realpath(root)
+    files, problems, outside = [], [], set()
+    pending = [(root, 0)]
+    while pending:
+        folder, depth = pending.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            if folder == root:
+                raise
+            problems.append(Problem(folder, f"cannot list folder ({exc.strerror})"))
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.name.startswith("."):
+                continue
+            if entry.is_symlink():
+                target = os.path.realpath(path)  # no exception, even for a loop
+                if os.path.commonpath([real_root, target]) != real_root:
+                    problems.append(Problem(path, OUTSIDE_LINK))
+                    outside.add(path)
+                    continue
+                if os.path.isdir(target):
+                    continue
+            if entry.is_dir(follow_symlinks=False) and recursive:
+                if depth >= MAX_DEPTH:
+                    problems.append(Problem(path, f"more than {MAX_DEPTH} folder levels deep: not scanned"))
+                else:
+                    pending.append((path, depth + 1))
+            elif entry.is_file():
+                files.append(path)
+    return _Listing(sorted(files), problems, frozenset(outside))
+
+
+def _read_annotations(files: list[Path], problems: dict[Path, Problem]) -> tuple[list[Sample], set]:
+    """(samples of every annotation file that reads, images they claim); a file that does not is a problem."""
+    samples, claimed = [], set()
+    for path in files:
+        reader = _READERS.get(path.suffix.lower())
+        if reader is None:
+            continue
+        try:
+            found = reader(path)
+        except (EdgekitError, OSError) as exc:
+            message = exc.message if isinstance(exc, EdgekitError) else f"cannot read ({exc.strerror})"
+            problems.setdefault(path, Problem(path, message))
+            claimed.add(find_image(path))  # its image is not also "without annotation"
+            continue
+        if found is not None:
+            samples.extend(found)
+            claimed.update(s.image_path for s in found)
+    return samples, claimed
 
 
 def scan_folder(root: str | Path, recursive: bool = True) -> ScanResult:
@@ -166,25 +229,13 @@ def scan_folder(root: str | Path, recursive: bool = True) -> ScanResult:
     if not root.is_dir():
         raise DataError("folder not found" if not root.exists() else "not a folder", root)
     try:
-        files = _list_files(root, recursive)
+        listing = _walk(root, recursive)
     except OSError as exc:
         raise DataError(f"cannot list folder ({exc.strerror})", root) from None
-    samples, problems, claimed = [], {}, set()
-    for path in files:
-        reader = _READERS.get(path.suffix.lower())
-        if reader is None:
-            continue
-        try:
-            found = reader(path)
-        except (EdgekitError, OSError, UnicodeDecodeError) as exc:
-            problems.setdefault(path, Problem(path, getattr(exc, "message", None) or str(exc)))
-            claimed.add(find_image(path))  # its image is not also "without annotation"
-            continue
-        if found is None:
-            continue
-        samples.extend(found)
-        claimed.update(s.image_path for s in found)
-    sizes: dict[Path, tuple[int, int] | DataError] = {}
+    problems = {p.path: p for p in listing.problems}
+    samples, claimed = _read_annotations(listing.files, problems)
+    claimed.update(find_image(path) for path in listing.outside)  # beside a refused link: not also an orphan
+    sizes: dict[Path, tuple[int, int] | DataError] = {path: DataError(OUTSIDE_LINK, path) for path in listing.outside}
     good = []
     for sample in samples:
         problem = _validate(sample, sizes)
@@ -192,7 +243,7 @@ def scan_folder(root: str | Path, recursive: bool = True) -> ScanResult:
             good.append(sample)
         if problem is not None:
             problems.setdefault(problem.path, problem)
-    for path in files:
+    for path in listing.files:
         if is_image_file(path) and path not in claimed:
             problems.setdefault(path, Problem(path, "image without annotation"))
     unique = _without_duplicates(good)

@@ -1,21 +1,34 @@
-"""Image files: cheap header checks for folder scans, and full decoding to BGR uint8 for everything else."""
+"""Image files: cheap header checks for folder scans, and full decoding to BGR uint8 for everything else.
+
+Only JPEG, PNG, BMP, PNM, TIFF and WebP are decoded, and only after their header says they fit MAX_PIXELS. The
+decode is strict and silent: what libjpeg calls corrupt is refused, and nothing the C decoders print reaches
+the user's stderr (_c_library_stderr)."""
 from __future__ import annotations
 
-import struct
+import contextlib
+import os
+import re
+import sys
+import tempfile
+import threading
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edgekit.data.headers import Header, jpeg_scan_start, read_header
 from edgekit.data.sample import Sample
 from edgekit.errors import DataError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".pbm", ".tif", ".tiff", ".webp")
 MAX_PIXELS = 64_000_000  # refuse larger images: a decode would take seconds and gigabytes
+MAX_IMAGE_BYTES = 1 << 30  # a 64 MP 16-bit RGBA TIFF is 512 MB; a larger file is not one image
 
-_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-_PNG_END = b"IEND\xaeB`\x82"
+_END_MARKERS = {"jpeg": b"\xff\xd9", "png": b"IEND\xaeB`\x82"}  # found in a file's last 64 bytes: not truncated
+# what libjpeg / libpng print when the picture they return is not the file's (garbage, or cut short)
+_CORRUPT = re.compile(r"Corrupt JPEG data[^\n]*|Premature end of JPEG file|Inconsistent progression[^\n]*|"
+                      r"Invalid SOS parameters[^\n]*|libpng error[^\n]*")
+_STDERR_LOCK = threading.Lock()  # one decode at a time owns fd 2 (_c_library_stderr)
 
 
 def is_image_file(path: Path) -> bool:
@@ -36,77 +49,46 @@ def find_image(annotation_path: Path) -> Path | None:
     return None
 
 
-def _jpeg_size(f) -> tuple[int, int] | None:
-    """(width, height) from the first SOF segment; None if the marker chain is broken."""
-    f.seek(2)
-    while True:
-        marker = f.read(2)
-        if len(marker) < 2 or marker[0] != 0xFF:
-            return None
-        while marker[1] == 0xFF:  # fill bytes
-            marker = marker[1:] + f.read(1)
-        length_bytes = f.read(2)
-        if len(length_bytes) < 2:
-            return None
-        length = struct.unpack(">H", length_bytes)[0]
-        if marker[1] in _JPEG_SOF:
-            data = f.read(5)
-            if len(data) < 5:
-                return None
-            height, width = struct.unpack(">HH", data[1:5])
-            return width, height
-        f.seek(length - 2, 1)
-
-
-def _has_end_marker(f, size: int, suffix: bytes) -> bool:
-    """True if ``suffix`` appears in the last 64 bytes (JPEG EOI, PNG IEND): a cheap truncation test."""
-    f.seek(max(0, size - 64))
-    return suffix in f.read()
-
-
 def _check_file(path: Path) -> int:
-    """The file's size in bytes; DataError if it is missing or empty."""
+    """The file's size in bytes; DataError if it is missing, empty or larger than MAX_IMAGE_BYTES."""
     if not path.is_file():
         raise DataError("image file not found", path)
     size = path.stat().st_size
     if size == 0:
         raise DataError("image file is empty (0 bytes)", path)
+    if size > MAX_IMAGE_BYTES:
+        raise DataError(f"image file is {size >> 20} MB, more than {MAX_IMAGE_BYTES >> 20} MB", path)
     return size
 
 
-def _header_size(path: Path, size: int) -> tuple[int, int] | None:
-    """(width, height) of a complete-looking JPEG or PNG from its header; None for anything else."""
-    with open(path, "rb") as f:
-        head = f.read(24)
-        if head[:2] == b"\xff\xd8":
-            dims = _jpeg_size(f)
-            if dims is not None and _has_end_marker(f, size, b"\xff\xd9"):
-                return dims
-        elif head[:8] == _PNG_MAGIC and head[12:16] == b"IHDR":
-            if _has_end_marker(f, size, _PNG_END):
-                return struct.unpack(">II", head[16:24])
-    return None
+def _header(path: Path, max_pixels: int) -> tuple[Header, bool]:
+    """(format and size from the header, whether the file ends with its format's end marker); DataError for a
+    missing, empty, huge, unknown or unreadable file, or one of more than ``max_pixels``."""
+    size = _check_file(path)
+    try:
+        with open(path, "rb") as f:
+            header = read_header(f, path)
+            f.seek(max(0, size - 64))
+            tail = f.read()
+    except OSError as exc:
+        raise DataError(f"cannot read image ({exc.strerror})", path) from None
+    if header.width * header.height > max_pixels:
+        raise DataError(f"image is {header.width}x{header.height}, more than {max_pixels / 1e6:g} megapixels", path)
+    marker = _END_MARKERS.get(header.format)
+    return header, marker is not None and marker in tail
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
-    """(width, height) of an image file from its header (JPEG, PNG); other formats are decoded.
-
-    Raises DataError for missing, empty, truncated (no JPEG end marker / PNG IEND), undecodable or too
-    large (MAX_PIXELS) files.
-    """
+    """(width, height) of an image file from its header when it looks complete (a JPEG or PNG with its end
+    marker at the end); otherwise it is decoded. Raises DataError for missing, empty, truncated, undecodable
+    or too large (MAX_PIXELS) files."""
     path = Path(path)
-    dims = _header_size(path, _check_file(path))
-    if dims is not None:
-        _refuse_huge(path, *dims, MAX_PIXELS)  # what load_image would refuse: a scan reports it up front
-        return dims
+    header, complete = _header(path, MAX_PIXELS)
+    if complete:
+        return header.width, header.height
     # other formats, or a suspicious JPEG/PNG (trailing bytes after the end marker are legal): decode to decide
     image = load_image(path)
     return image.shape[1], image.shape[0]
-
-
-def _refuse_huge(path: Path, width: int, height: int, max_pixels: int) -> None:
-    if width * height > max_pixels:
-        raise DataError(f"image is {width}x{height}, more than {max_pixels / 1e6:g} megapixels", path)
 
 
 def _to_bgr_uint8(image: np.ndarray) -> np.ndarray:
@@ -114,8 +96,9 @@ def _to_bgr_uint8(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.uint16:
         image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
     elif image.dtype.kind == "f":
-        scale = 255.0 if np.nanmax(image) <= 1.0 else 1.0
-        image = np.clip(np.nan_to_num(image) * scale + 0.5, 0, 255).astype(np.uint8)
+        image = np.nan_to_num(image.astype(np.float32), nan=0.0, posinf=255.0, neginf=0.0)
+        scale = 255.0 if image.max() <= 1.0 else 1.0
+        image = np.clip(image * scale + 0.5, 0, 255).astype(np.uint8)
     elif image.dtype != np.uint8:
         image = np.clip(image, 0, 255).astype(np.uint8)
     if image.ndim == 3 and image.shape[2] == 1:
@@ -129,21 +112,73 @@ def _to_bgr_uint8(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+def _refuse_incomplete(data: np.ndarray, fmt: str, path: Path) -> None:
+    """A JPEG needs its end-of-image marker after the first scan (without one, libjpeg fills the missing rows
+    silently), a PNG its IEND chunk (libpng would print to stderr)."""
+    raw = data.tobytes()
+    if fmt == "jpeg":
+        found = jpeg_scan_start(raw)
+        if found is None or raw.rfind(b"\xff\xd9") < found[2]:
+            raise DataError("truncated or corrupt JPEG (no end-of-image marker after the image data)", path)
+    elif fmt == "png" and b"IEND" not in raw:
+        raise DataError("truncated PNG (no IEND chunk)", path)
+
+
+@contextlib.contextmanager
+def _c_library_stderr():
+    """Point file descriptor 2 at a temporary file while C code runs (libjpeg, libpng, libtiff and OpenCV print
+    their warnings there, below Python), yielding a list that receives what they printed. fd 2 is shared by
+    the whole process: decodes hold a lock, and another thread printing at that moment goes to the file too."""
+    captured: list[str] = []
+    with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        try:
+            saved = os.dup(2)
+        except OSError:  # no fd 2 at all (a daemon): nothing to protect
+            yield captured
+            return
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            captured.append(sink.read().decode("utf-8", "replace"))
+
+
+def _strict_decode(data: np.ndarray, path: Path) -> np.ndarray:
+    """cv2.imdecode, silent, refusing what the codec itself calls corrupt (libjpeg decodes a garbage body into
+    an image and only prints "Corrupt JPEG data"); other codec warnings are dropped."""
+    with _c_library_stderr() as printed:
+        try:
+            image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        except cv2.error:  # OpenCV's own checks (sizes, stream ends) raise instead of returning None
+            image = None
+    if image is None:
+        raise DataError("cannot decode image (corrupt, truncated or unsupported format)", path)
+    complaint = _CORRUPT.search("".join(printed))
+    if complaint:
+        raise DataError(f"corrupt image data (the decoder says: {complaint.group(0)})", path)
+    return image
+
+
 def load_image(source: str | Path | Sample, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """BGR uint8 (H, W, 3) from a file or a Sample (inline ``pixels`` win over the file)."""
+    """BGR uint8 (H, W, 3) from a file or a Sample (inline ``pixels`` win over the file). The format and size
+    are checked from the header before anything is decoded; the decode is strict (_strict_decode)."""
     if isinstance(source, Sample):
         if source.pixels is not None:
             return _to_bgr_uint8(source.pixels)
         source = source.image_path
     path = Path(source)
-    dims = _header_size(path, _check_file(path))
-    if dims is not None:
-        _refuse_huge(path, *dims, max_pixels)  # before decoding it
-    data = np.fromfile(path, dtype=np.uint8)
-    if data[:8].tobytes() == _PNG_MAGIC and b"IEND" not in data.tobytes():  # libpng would print to stderr
-        raise DataError("truncated PNG (no IEND chunk)", path)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise DataError("cannot decode image (corrupt, truncated or unsupported format)", path)
-    _refuse_huge(path, image.shape[1], image.shape[0], max_pixels)
+    header, _ = _header(path, max_pixels)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise DataError(f"cannot read image ({exc.strerror})", path) from None
+    _refuse_incomplete(data, header.format, path)
+    image = _strict_decode(data, path)
+    if image.shape[0] * image.shape[1] > max_pixels:  # the header lied
+        raise DataError(f"image is {image.shape[1]}x{image.shape[0]}, more than {max_pixels / 1e6:g} megapixels",
+                        path)
     return _to_bgr_uint8(image)

@@ -63,20 +63,27 @@ class Predictor:
         """One face per image; the runner splits the batch by its ``max_batch``."""
         boxes = [self.face_box(box) for box in boxes]
         batch, matrices = preprocess_batch(images, boxes, self.preprocess)  # (B, ...) and (B, 2, 3)
+        return self.predict_crops(batch, matrices, boxes, [(image.shape[1], image.shape[0]) for image in images])
+
+    def predict_crops(self, batch: np.ndarray, matrices: np.ndarray, boxes: Sequence[Box],
+                      image_sizes: Sequence[tuple[int, int]]) -> list[Prediction]:
+        """Predictions from faces already cropped by ``preprocess`` with ``self.preprocess``: batch (B, ...),
+        image->crop matrices (B, 2, 3), their boxes and the (width, height) of the images they came from. For
+        callers that crop each image right after decoding it and keep only the crop (eval)."""
         if len(batch) == 0:
             return []
         decoded = decode(self.runner.infer(batch), self.spec.head, self.spec.preprocess.input_size)
         if self.spec.task == "pose":
             return [Prediction(None, angles.astype(np.float64), box) for angles, box in zip(decoded, boxes)]
         landmarks = to_image(decoded, matrices)  # (B, N, 2) image px
-        return [Prediction(points, self._pose_from(points, image), box)
-                for points, image, box in zip(landmarks, images, boxes)]
+        return [Prediction(points, self._pose_from(points, size), box)
+                for points, size, box in zip(landmarks, image_sizes, boxes)]
 
-    def _pose_from(self, landmarks: np.ndarray, image: np.ndarray) -> np.ndarray | None:
+    def _pose_from(self, landmarks: np.ndarray, image_size: tuple[int, int]) -> np.ndarray | None:
         """solvePnP head pose for iBUG-68 models (no pose head); None for other schemes or a failed fit."""
         if self.spec.scheme != "ibug68" or len(landmarks) != 68:
             return None
         try:
-            return pose_from_landmarks(landmarks, (image.shape[1], image.shape[0]))
+            return pose_from_landmarks(landmarks, image_size)
         except DataError:
             return None

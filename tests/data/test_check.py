@@ -21,8 +21,8 @@ def messy(tmp_path):
     empty.write_bytes(b"")  # zero-byte .jpg
     points = np.loadtxt(short.with_suffix(".pts"), skiprows=3, max_rows=67)
     short.with_suffix(".pts").write_text(format_pts(points))  # 67 points
-    return folder, {cut.name: "cannot decode", empty.name: "empty (0 bytes)", short.with_suffix(".pts").name:
-                    "67 points match no known scheme"}
+    return folder, {cut.name: "truncated or corrupt JPEG", empty.name: "empty (0 bytes)",
+                    short.with_suffix(".pts").name: "67 points match no known scheme"}
 
 
 def test_cli_reports_one_line_per_bad_file(run_cli, messy, tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from edgekit.data.folder import scan_folder
+from edgekit.data.folder import MAX_DEPTH, scan_folder
 from edgekit.data.readers import format_pts
 from edgekit.data.synthetic import write_synthetic_folder
 from edgekit.errors import DataError
@@ -48,7 +48,7 @@ def test_each_bad_file_gives_one_problem(faces):
     assert messages["orphan.jpg"] == "image without annotation"
     assert messages["lonely.pts"] == "annotation without image (looked for lonely.jpg)"
     assert messages["face_0001.pts"] == "1 of 68 points outside the 96x96 image by more than 8 px"
-    assert messages["face_0002.pts"] == "line 2: expected 'x y' numbers, got '3 x'"
+    assert messages["face_0002.pts"] == "line 2: 'x' is not a number"
     assert messages["other.mat"] == "unrecognised .mat file (variables: weights)"
     # the out-of-image point is a warning: that sample is kept, the others are errors and dropped
     assert len(result.samples) == 2 and result.formats == {"pts": 2}
@@ -100,3 +100,48 @@ def test_faces_annotated_in_two_formats_count_once(shared_data):
     result = scan_folder(shared_data / "fixtures" / "mmpose" / "300vw")
     assert len(result.samples) == 4 and result.duplicates == 3
     assert result.formats == {"pts": 4}
+
+
+def test_links_out_of_the_folder_are_refused_unread(faces, tmp_path):
+    secret = tmp_path / "secret.pts"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    outside = tmp_path / "elsewhere"
+    write_synthetic_folder(outside, 1, np.random.default_rng(1), size=96)
+    (faces / "face_0000.pts").unlink()
+    (faces / "face_0000.pts").symlink_to(secret)  # an annotation leading out
+    (faces / "face_0001.jpg").unlink()
+    (faces / "face_0001.jpg").symlink_to(outside / "face_0000.jpg")  # an image leading out
+    (faces / "more").symlink_to(outside)  # a folder leading out
+    result = scan_folder(faces)
+    messages = _messages(result)
+    assert set(messages) == {"face_0000.pts", "face_0001.jpg", "more"}
+    assert all(m.startswith("symbolic link to outside the scanned folder: not read") for m in messages.values())
+    assert len(result.samples) == 1 and "root:x" not in "".join(map(str, result.problems))
+
+
+def test_links_inside_the_folder_are_read_once(faces):
+    (faces / "alias").symlink_to(faces)  # a loop, for a walk that follows links
+    (faces / "copy.pts").symlink_to(faces / "face_0000.pts")
+    result = scan_folder(faces)
+    assert len(result.samples) == 3
+    assert _messages(result) == {"copy.pts": "annotation without image (looked for copy.jpg)"}
+
+
+def test_deep_trees_stop_at_the_depth_limit(tmp_path):
+    folder = tmp_path
+    for _ in range(MAX_DEPTH):
+        folder = folder / "d"
+    write_synthetic_folder(folder, 1, np.random.default_rng(0), size=64)  # at the deepest level scanned
+    write_synthetic_folder(folder / "d", 1, np.random.default_rng(0), size=64)  # one level too deep
+    result = scan_folder(tmp_path)
+    assert len(result.samples) == 1
+    assert [(p.path, p.message) for p in result.problems] == [
+        (folder / "d", f"more than {MAX_DEPTH} folder levels deep: not scanned")]
+
+
+def test_a_problem_is_one_line_whatever_the_file_name(faces):
+    (faces / "face_0000.pts").rename(faces / "face\n0000.pts")
+    (faces / "face\n0000.pts").write_text("1 2\n\x1b[2J 4\n")
+    lines = [str(p) for p in scan_folder(faces).problems]
+    assert f"{faces}/face\\n0000.pts: line 2: '\\x1b[2J' is not a number" in lines
+    assert all("\n" not in line and "\x1b" not in line for line in lines)

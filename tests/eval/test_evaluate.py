@@ -64,3 +64,24 @@ def test_unknown_sources(tmp_path):
         open_runner(odd)
     with pytest.raises(ModelFileError, match="not a registered model name"):
         open_runner("no_such_model")
+
+
+def test_originals_are_decoded_one_at_a_time(pfld_weights, synthetic_faces, monkeypatch):
+    """Each original is cropped and dropped before the next is decoded (8 originals of 64 MP would hold 1.9 GB):
+    a spy around the real load_image sees no earlier image still alive when it decodes one."""
+    import weakref
+
+    from edgekit.eval import evaluate as module
+
+    decoded, most_alive = [], []
+    real_load_image = module.load_image
+
+    def spy(sample):
+        most_alive.append(sum(ref() is not None for ref in decoded))
+        image = real_load_image(sample)
+        decoded.append(weakref.ref(image))
+        return image
+
+    monkeypatch.setattr(module, "load_image", spy)
+    report = module.evaluate(pfld_weights, synthetic_faces, limit=8, threads=1, batch_size=8)
+    assert report["count"] == 8 and len(decoded) == 8 and max(most_alive) == 0
