@@ -45,8 +45,9 @@ def _data_lines(rows: Sequence[BenchRow]) -> list[str]:
         recipe = load_recipe(r.model).data
         split = recipe.val.split
         part = "the whole folder" if split is None else \
-            (f"the val part of `split_samples` (seed {split.seed}, val_fraction {split.val_fraction}) over the usable "
-             f"faces (every |angle| <= {recipe.max_pose_deg:g}°), the split the recipe trains against")
+            (f"the val part of `split_samples` (by {split.by}{', stratified' if split.stratify else ''}, seed "
+             f"{split.seed}, val_fraction {split.val_fraction}) over the usable faces (every |angle| <= "
+             f"{recipe.max_pose_deg:g}°), the split the recipe trains against")
         rule = ("NME % normalised by the outer-eye-corner distance (points 36, 45), FR % and AUC at NME 0.1"
                 if r.task == "landmarks" else "MAE per angle and their mean, plain |difference| in degrees")
         lines.append(f"  - **{r.model}**: {r.metric['count']} faces of `{recipe.val.path}` ({part}); {rule}.")

@@ -54,6 +54,8 @@ def check_outputs(shapes: Sequence[Sequence[Dim] | None], spec: ModelSpec, path:
     """ModelFileError unless the file's outputs (batch-first shapes, in spec order) are the ones the spec's decode
     reads: their number, and each shape (symbolic dims pass)."""
     expected = expected_outputs(spec)
+    if _is_mesh_with_score(spec):  # MediaPipe's layout: (B, 1, 1, 3N) x, y, z per point + (B, 1, 1, 1) presence
+        expected = [(1, 1, 3 * spec.head.num_points), (1, 1, 1)]
     if len(spec.head.outputs) != len(expected):
         raise ModelFileError(f"the spec names {len(spec.head.outputs)} outputs, decode '{spec.head.decode}' "
                              f"reads {len(expected)}", path)
@@ -63,6 +65,13 @@ def check_outputs(shapes: Sequence[Sequence[Dim] | None], spec: ModelSpec, path:
         if not _fits(shape, wanted):
             raise ModelFileError(f"output '{name}' has shape {_shown(shape)}, model {spec.name} gives "
                                  f"{['batch', *wanted]}: a file of another model?", path)
+
+
+def _is_mesh_with_score(spec: ModelSpec) -> bool:
+    """A landmark regression head naming two outputs: 3D points and a face-presence score (the MediaPipe face mesh
+    peer, decoded by its own function in edgekit.profile.peers)."""
+    head = spec.head
+    return head.decode == "regression" and head.output == "landmarks" and len(head.outputs) == 2
 
 
 def dtype_name(dtype) -> str:

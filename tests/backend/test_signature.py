@@ -48,9 +48,18 @@ def test_symbolic_dims_pass_and_fixed_ones_must_match():
 
 def test_output_count_of_the_spec_itself():
     spec = create_model("pfld_0.25x").spec
-    two = dataclasses.replace(spec, head=dataclasses.replace(spec.head, outputs=("a", "b")))
-    with pytest.raises(ModelFileError, match="the spec names 2 outputs, decode 'regression' reads 1"):
-        check_outputs([[1, 136], [1, 136]], two, "m.onnx")
+    three = dataclasses.replace(spec, head=dataclasses.replace(spec.head, outputs=("a", "b", "c")))
+    with pytest.raises(ModelFileError, match="the spec names 3 outputs, decode 'regression' reads 1"):
+        check_outputs([[1, 136]] * 3, three, "m.onnx")
+
+
+def test_a_regression_head_with_a_score_is_the_mesh_layout():
+    """Two outputs on a landmark regression head: 3D points and a presence score, as MediaPipe's face mesh."""
+    spec = create_model("pfld_0.25x").spec
+    mesh = dataclasses.replace(spec, head=dataclasses.replace(spec.head, outputs=("points", "score")))
+    check_outputs([[1, 1, 1, 204], [1, 1, 1, 1]], mesh, "m.tflite")
+    with pytest.raises(ModelFileError, match="output 'points' has shape"):
+        check_outputs([[1, 136], [1, 1]], mesh, "m.tflite")
 
 
 @pytest.mark.parametrize("dtype, name", [("tensor(float)", "float32"), ("tensor(float16)", "float16"),

@@ -81,7 +81,8 @@ def test_outputs_are_written(tmp_path, rows):
     assert "**42.0 GMAC/s**" in text and "(median 30.0 GMAC/s; the process got 90% of a core" in text
     assert "0.240x (target <= 0.25x): PASS" in text
     assert "Not trained yet (no shipped weights), not benchmarked: pfld_1x." in text
-    assert "**pfld_0.25x**: 770 faces of `../shared/data/ytf68/val` (the whole folder)" in text
+    assert ("**pfld_0.25x**: 770 faces of `../shared/data/300w-train` (the val part of `split_samples` (by photo, "
+            "stratified, seed 0, val_fraction 0.1)") in text
     for name in ("latency.png", "accuracy_latency.png"):
         assert (tmp_path / "benchmarks" / name).read_bytes()[:4] == b"\x89PNG"
     saved = json.loads((tmp_path / "benchmarks" / "results.json").read_text())

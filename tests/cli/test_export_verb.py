@@ -93,11 +93,11 @@ def test_a_registered_model_is_gated_on_its_own_validation_set_by_default(tmp_pa
     from edgekit.export.pipeline import own_validation_set
     from edgekit.paths import shared_data_dir
 
-    if not (shared_data_dir() / "ytf68" / "val").is_dir():
-        pytest.skip("../shared/data/ytf68/val is absent: no validation set to default to")
+    if not (shared_data_dir() / "300w-train").is_dir():
+        pytest.skip("../shared/data/300w-train is absent: no validation set to default to")
     lines = []
     assert own_validation_set("pfld_0.25x", lines.append).endswith("recipes/pfld_0.25x.yaml")
-    assert "own validation set" in lines[0] and "ytf68" in lines[0]
+    assert "own validation set" in lines[0] and "300w-train" in lines[0]
     assert own_validation_set(str(tmp_path / "pfld_0.25x.safetensors"), lines.append) is None  # a file: no recipe
     assert own_validation_set("not_a_model", lines.append) is None and len(lines) == 1
 

@@ -3,6 +3,7 @@ shared data is present, else synthetic drawn faces), a private calibration cache
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -53,13 +54,14 @@ def fsanet():
 
 @pytest.fixture(scope="session")
 def faces_dir(tmp_path_factory) -> Path:
-    """24 annotated faces: real ytf68/val images (copied by reference, never into the repo) or synthetic ones."""
+    """24 annotated faces: real ytf68/val images (copied to a temp folder, never into the repo: scans refuse links
+    leading out of the scanned folder) or synthetic ones."""
     real = shared_data_dir() / "ytf68" / "val"
     folder = tmp_path_factory.mktemp("faces")
     if real.is_dir():
         for image in sorted(real.glob("*.jpg"))[:24]:
-            (folder / image.name).symlink_to(image)
-            (folder / image.with_suffix(".pts").name).symlink_to(image.with_suffix(".pts"))
+            for path in (image, image.with_suffix(".pts")):
+                shutil.copyfile(path, folder / path.name)
     else:
         from edgekit.data.synthetic import write_synthetic_folder
 

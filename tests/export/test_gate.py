@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +71,7 @@ def test_held_out_annotations_make_the_gate_labeled(pfld, pfld_onnx, pfld_calibr
     bare.mkdir()
     paths = []
     for path in holdout.paths:
-        (bare / Path(path).name).symlink_to(Path(path).resolve())
+        shutil.copyfile(path, bare / Path(path).name)
         paths.append(str(bare / Path(path).name))
     assert Gate(pfld.spec, small_int8, holdout_paths=tuple(paths), holdout_boxes=holdout.boxes).label_free
 
