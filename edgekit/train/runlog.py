@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 from edgekit.atomic import atomic_write_text
+from edgekit.errors import DataError
 
 
 class RunLog:
@@ -14,7 +15,7 @@ class RunLog:
 
     def __init__(self, out: Path, keep_epochs: int = 0):
         self.path = Path(out) / "log.csv"
-        self.rows = [row for row in _read(self.path) if int(row["epoch"]) <= keep_epochs]
+        self.rows = [row for row in _read(self.path) if row["epoch"] <= keep_epochs]
         self.board = _tensorboard(Path(out) / "tb")
 
     def add(self, **row: float) -> None:
@@ -31,11 +32,26 @@ class RunLog:
             self.board.close()
 
 
+MAX_LOG_BYTES = 16 << 20  # a log of 100,000 epochs is ~10 MB
+
+
 def _read(path: Path) -> list[dict]:
-    if not path.is_file():
+    """The rows of an earlier run's log.csv; DataError naming it when it is not one (a foreign or damaged file
+    in the run folder is refused before anything is written)."""
+    if not path.exists():
         return []
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_LOG_BYTES:
+            raise DataError("not a run log (a folder, or over 16 MB)", path)
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        for row in rows:
+            if None in row or None in row.values():  # a row longer or shorter than the header
+                raise ValueError("ragged row")
+            row["epoch"] = int(row["epoch"])
+    except (OSError, UnicodeDecodeError, csv.Error, KeyError, TypeError, ValueError):
+        raise DataError("not a run log edgekit wrote (needs an integer 'epoch' column)", path) from None
+    return rows
 
 
 def _to_csv(rows: list[dict]) -> str:
