@@ -1,10 +1,18 @@
-"""DDP when launched by ``torchrun`` (WORLD_SIZE / RANK / LOCAL_RANK in the environment); one process otherwise."""
+"""DDP when launched by ``torchrun`` (WORLD_SIZE / RANK / LOCAL_RANK in the environment); one process otherwise.
+
+Batch norm across ranks: on CUDA every BatchNorm becomes a SyncBatchNorm (batch statistics over all ranks). On
+CPU (gloo) torch 2.13's SyncBatchNorm refuses to run ("SyncBatchNorm expected input tensor to be on GPU"), so each
+rank normalises with its own batch and keeps its own running statistics (DDP's ``broadcast_buffers`` off), and
+``average_batchnorm_stats`` makes them the mean over ranks at every epoch end: for the running means exactly what
+SyncBatchNorm would hold (equal shards, the same momentum: the average of the ranks' moving averages is the moving
+average of the global batch means); the running variances miss the spread between the ranks' batch means."""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 
 @dataclass(frozen=True)
@@ -64,3 +72,44 @@ def all_reduce_sum(values: list[float], env: DistEnv) -> list[float]:
     tensor = torch.tensor(values, dtype=torch.float64, device=env.device)
     dist.all_reduce(tensor)
     return tensor.tolist()
+
+
+def syncs_batchnorm(env: DistEnv) -> bool:
+    """Whether SyncBatchNorm runs here: several ranks on CUDA (torch refuses CPU tensors)."""
+    return env.distributed and env.device.startswith("cuda")
+
+
+def prepare_batchnorm(model: nn.Module, env: DistEnv) -> nn.Module:
+    """Before DDP wraps it: BatchNorm layers become SyncBatchNorm where that runs (same parameters, same
+    state_dict keys, so checkpoints and weights do not change)."""
+    return nn.SyncBatchNorm.convert_sync_batchnorm(model) if syncs_batchnorm(env) else model
+
+
+def average_batchnorm_stats(model: nn.Module, env: DistEnv) -> None:
+    """Every rank's BatchNorm running mean and variance := their mean over ranks (one all-reduce); a no-op in one
+    process or where SyncBatchNorm already keeps them equal."""
+    if not env.distributed or syncs_batchnorm(env):
+        return
+    import torch.distributed as dist
+
+    buffers = [buffer for module in model.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)
+               for buffer in (module.running_mean, module.running_var) if buffer is not None]
+    if not buffers:
+        return
+    flat = torch.cat([buffer.reshape(-1) for buffer in buffers])
+    dist.all_reduce(flat)
+    flat /= env.world_size
+    for buffer, mean in zip(buffers, flat.split([buffer.numel() for buffer in buffers])):
+        buffer.copy_(mean.view_as(buffer))
+
+
+def gather_to_main(value, env: DistEnv) -> list | None:
+    """Every rank's ``value`` in rank order on rank 0 (None on the others); ``[value]`` in one process. The values
+    travel pickled between this run's own processes (no file is ever unpickled)."""
+    if not env.distributed:
+        return [value]
+    import torch.distributed as dist
+
+    gathered = [None] * env.world_size if env.is_main else None
+    dist.gather_object(value, gathered, dst=0)
+    return gathered

@@ -18,6 +18,15 @@ def seed_everything(seed: int) -> None:
     torch.backends.cudnn.benchmark = False
 
 
+def seed_rank(seed: int, rank: int, epoch: int = 0) -> None:
+    """Give DDP rank ``rank`` its own python / numpy / torch streams (dropout masks, any random op in a loss), drawn
+    from (seed, rank, epoch); called after the model is built, so every rank starts from the same weights."""
+    rank_seed = int(np.random.SeedSequence([seed, rank, epoch]).generate_state(1)[0])
+    random.seed(rank_seed)
+    np.random.seed(rank_seed)
+    torch.manual_seed(rank_seed)
+
+
 def rng_state() -> dict:
     """Global RNG states of torch (CPU + CUDA), numpy and python, as tensors and lists."""
     version, py_state, py_gauss = random.getstate()
