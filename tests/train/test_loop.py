@@ -26,10 +26,11 @@ def test_step_schedule():
     assert [factor(0), factor(59), factor(60), factor(99), factor(100)] == pytest.approx([1, 1, 0.1, 0.1, 0.01])
 
 
-def test_resume_is_bit_exact(tiny_recipe, tmp_path):
-    straight = train(tiny_recipe(epochs=2, out=tmp_path / "straight"), progress=False, threads=1)
-    train(tiny_recipe(epochs=1, out=tmp_path / "split"), progress=False, threads=1)
-    resumed = train(tiny_recipe(epochs=2, out=tmp_path / "split"), resume=True, progress=False, threads=1)
+@pytest.mark.parametrize("speed", [{}, {"channels_last": False}, {"cpu_bf16": True}])
+def test_resume_is_bit_exact(tiny_recipe, tmp_path, speed):
+    straight = train(tiny_recipe(epochs=2, out=tmp_path / "straight", **speed), progress=False, threads=1)
+    train(tiny_recipe(epochs=1, out=tmp_path / "split", **speed), progress=False, threads=1)
+    resumed = train(tiny_recipe(epochs=2, out=tmp_path / "split", **speed), resume=True, progress=False, threads=1)
     assert resumed["epochs"] == straight["epochs"] == 2
     a = load_checkpoint(tmp_path / "straight" / "last.pt")
     b = load_checkpoint(tmp_path / "split" / "last.pt")
@@ -42,6 +43,27 @@ def test_resume_is_bit_exact(tiny_recipe, tmp_path):
     assert [row["epoch"] for row in rows] == ["1", "2"]
     assert {"loss", "val_nme", "lr", "images_per_s", "seconds"} <= rows[0].keys()
     assert math.isfinite(float(rows[1]["val_nme"]))
+
+
+def test_channels_last_and_cpu_bf16(tiny_recipe):
+    """channels_last: 4-D weights and batch images in NHWC order; cpu_bf16: convolutions in bf16 where the CPU
+    has native bf16 (this one's /proc/cpuinfo decides), float32 elsewhere; the weights stay float32."""
+    from edgekit.train.distributed import DistEnv
+    from edgekit.train.loop import build_for_training, cpu_has_bf16, to_device, training_autocast
+
+    env, scaler = DistEnv(), torch.amp.GradScaler("cuda", enabled=False)
+    for recipe, nhwc, dtype in [(tiny_recipe(), True, torch.float32),
+                                (tiny_recipe(channels_last=False), False, torch.float32),
+                                (tiny_recipe(cpu_bf16=True), True, torch.bfloat16 if cpu_has_bf16() else torch.float32)]:
+        model = build_for_training(recipe, env)
+        convs = [p for p in model.parameters() if p.dim() == 4 and p.shape[1] > 1 and p.shape[2] * p.shape[3] > 1]
+        assert convs and all(p.is_contiguous(memory_format=torch.channels_last) == nhwc for p in convs)
+        batch = to_device({"image": torch.zeros(2, 3, 112, 112)}, recipe, env)
+        assert batch["image"].is_contiguous(memory_format=torch.channels_last) == nhwc
+        with training_autocast(recipe, env, scaler):
+            outputs = model.forward_train(batch["image"])  # PFLD: its last layer is a Linear
+        assert {value.dtype for value in outputs.values() if torch.is_tensor(value)} == {dtype}
+        assert all(p.dtype == torch.float32 for p in model.parameters())
 
 
 def test_outputs_and_best_weights(tiny_recipe, tmp_path):
