@@ -82,6 +82,7 @@ def test_two_ranks_train_and_resume_bit_for_bit(recipe, tmp_path):
 
 
 BATCHNORM_CHECK = textwrap.dedent("""
+    import sys
     import torch, torch.distributed as dist
     from torch import nn
     from edgekit.train.distributed import average_batchnorm_stats, prepare_batchnorm, setup_distributed
@@ -100,9 +101,11 @@ BATCHNORM_CHECK = textwrap.dedent("""
         nn.SyncBatchNorm.convert_sync_batchnorm(model)(torch.ones(2, 3, 4, 4))
     except ValueError as exc:
         assert "expected input tensor to be on GPU" in str(exc), exc
-        print(f"rank {env.rank}: averaged; SyncBatchNorm refuses CPU")
+        said = f"rank {env.rank}: averaged; SyncBatchNorm refuses CPU"
     else:
-        print(f"rank {env.rank}: SyncBatchNorm ran on CPU")
+        said = f"rank {env.rank}: SyncBatchNorm ran on CPU"
+    with open(f"{sys.argv[1]}/rank{env.rank}.txt", "w") as f:  # one file per rank: stdout lines interleave
+        f.write(said)
     dist.destroy_process_group()
 """)
 
@@ -110,6 +113,6 @@ BATCHNORM_CHECK = textwrap.dedent("""
 def test_batchnorm_statistics_are_averaged_and_syncbatchnorm_refuses_cpu(tmp_path):
     script = tmp_path / "batchnorm_check.py"
     script.write_text(BATCHNORM_CHECK)
-    out = finish(torchrun(str(script)))
-    said = sorted(line for line in out.splitlines() if line.startswith("rank "))
+    finish(torchrun(str(script), str(tmp_path)))
+    said = [(tmp_path / f"rank{rank}.txt").read_text() for rank in (0, 1)]
     assert said == [f"rank {rank}: averaged; SyncBatchNorm refuses CPU" for rank in (0, 1)]
