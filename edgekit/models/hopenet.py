@@ -18,8 +18,10 @@ LAST_CHANNELS = 1280
 
 
 class HopenetMBV2(FaceModel):
-    def __init__(self, width: float = 1.0, alpha: float = 1.0):
+    def __init__(self, width: float = 1.0, alpha: float = 1.0, input_size: int = INPUT_SIZE):
         super().__init__()
+        if input_size not in (112, 160, 224):
+            raise ValueError(f"input_size must be 112, 160 or 224, got {input_size}")
         backbone, channels = mobilenet_v2(width)
         self.features = nn.Sequential(
             backbone, conv_bn_act(channels[-1], LAST_CHANNELS, 1, act=nn.ReLU6), nn.AdaptiveAvgPool2d(1), nn.Flatten()
@@ -28,7 +30,8 @@ class HopenetMBV2(FaceModel):
         self.alpha = alpha
         head = HeadSpec(output="pose", decode="bins", outputs=("bins",), num_bins=NUM_BINS, bin_width=3.0,
                         bin_start=-99.0)  # fmt: skip
-        self.spec = make_spec("hopenet_mbv2", INPUT_SIZE, head, f"Hopenet: MobileNetV2 {width}x, 3 x 66 bins, 112 RGB")
+        description = f"Hopenet: MobileNetV2 {width}x, 3 x 66 bins, {input_size} RGB"
+        self.spec = make_spec("hopenet_mbv2", input_size, head, description)
 
     def forward(self, x: Tensor) -> tuple[Tensor]:
         return (self.fc(self.features(x)).view(-1, 3, NUM_BINS),)
