@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-samples", type=types.positive_int, help="use only the first N train and val faces "
                         "(smoke runs)")
     parser.add_argument("--threads", type=types.threads, help="torch CPU threads")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to train: auto "
+                        "(CUDA when torch sees a GPU, with the recipe's amp), cpu, or cuda (an error without a GPU)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         result = train(recipe, resume=args.resume, threads=args.threads, progress=not args.no_progress,
-                       overwrite=args.overwrite)
+                       overwrite=args.overwrite, device=args.device)
     except SpecError as exc:  # parts of the recipe that do not fit together (its loss, its teacher): name it
         raise exc.at(find_recipe(args.recipe)) from None
     if result["rank"] == 0:

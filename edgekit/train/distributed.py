@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from edgekit.errors import EdgekitError
+
 
 @dataclass(frozen=True)
 class DistEnv:
@@ -31,11 +33,16 @@ class DistEnv:
         return self.world_size > 1
 
 
-def setup_distributed() -> DistEnv:
-    """Join the process group torchrun prepared (nccl on CUDA, gloo on CPU); a single-process env otherwise."""
+def setup_distributed(device: str = "auto") -> DistEnv:
+    """Join the process group torchrun prepared (nccl on CUDA, gloo on CPU); a single-process env otherwise.
+
+    ``device``: ``auto`` (CUDA when available), ``cpu``, or ``cuda`` (an error when no CUDA device is visible)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    cuda = torch.cuda.is_available()
+    cuda = torch.cuda.is_available() and device != "cpu"
+    if device == "cuda" and not cuda:
+        raise EdgekitError("--device cuda: no CUDA device is visible to torch "
+                           f"(torch {torch.__version__}; a CPU build or no GPU)")
     if cuda:
         torch.cuda.set_device(local_rank)
     device = f"cuda:{local_rank}" if cuda else "cpu"

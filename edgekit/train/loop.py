@@ -54,13 +54,14 @@ class TrainStep(nn.Module):
 
 
 def train(recipe: Recipe, resume: bool = False, threads: int | None = None, progress: bool = True,
-          overwrite: bool = False) -> dict:
+          overwrite: bool = False, device: str = "auto") -> dict:
     """Train per ``recipe`` into ``recipe.out_dir``; returns {metric, best, best_epoch, epochs, out, rank}
     (best and best_epoch are meaningful on rank 0 only: the other DDP ranks do not validate). An existing run
-    there needs ``resume`` (continue it) or ``overwrite`` (start over: its own files go, no other file)."""
+    there needs ``resume`` (continue it) or ``overwrite`` (start over: its own files go, no other file).
+    ``device``: auto / cpu / cuda (mixed precision on CUDA when the recipe's ``amp`` is on)."""
     if threads:
         torch.set_num_threads(threads)
-    env = setup_distributed()
+    env = setup_distributed(device)
     try:
         prepare_run_folder(recipe.out_dir, resume, overwrite, env)
         return _train(recipe, resume, env, progress)

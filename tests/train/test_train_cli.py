@@ -70,3 +70,12 @@ def test_an_existing_run_needs_resume_or_overwrite(run_cli, tmp_path):
     line = _one_line_error(run_cli("train", "pfld_0.25x", "--out", run))
     assert line.startswith(f"edgekit: error: {run}: --out holds a previous run (log.csv)") and "--overwrite" in line
     assert (run / "log.csv").read_text() == "epoch,val_nme\n1,9.5\n"
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a GPU is visible: --device cuda would train")
+def test_device_cuda_without_a_gpu_is_one_line_and_writes_nothing(run_cli, synthetic_faces, tmp_path):
+    out = tmp_path / "run"
+    line = _one_line_error(run_cli("train", "pfld_0.25x", "--data", synthetic_faces, "--val", synthetic_faces,
+                                   "--epochs", 1, "--out", out, "--device", "cuda"))
+    assert "--device cuda: no CUDA device is visible" in line
+    assert not out.exists() or not any(out.iterdir())
