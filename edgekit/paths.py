@@ -28,8 +28,11 @@ def _find(kind: str, name_or_path: str, suffixes: tuple[str, ...] = (".yaml", ".
             candidate = folder / f"{name_or_path}{suffix}"
             if candidate.is_file():
                 return candidate
+    from edgekit.suggest import did_you_mean
+
     known = ", ".join(list_names(kind)) or "none"
-    raise SpecError(f"no {kind[:-1]} named '{name_or_path}' (known: {known})")
+    hint = did_you_mean(name_or_path, list_names(kind))
+    raise SpecError(f"no {kind[:-1]} named '{name_or_path}'{hint} (known: {known})")
 
 
 def list_names(kind: str) -> list[str]:

@@ -42,5 +42,8 @@ def list_models() -> list[str]:
 def create_model(name: str, **kwargs: Any) -> Any:
     _load_builders()
     if name not in _BUILDERS:
-        raise EdgekitError(f"unknown model '{name}' (registered: {', '.join(sorted(_BUILDERS))})")
+        from edgekit.suggest import did_you_mean
+
+        raise EdgekitError(f"unknown model '{name}'{did_you_mean(name, _BUILDERS)} (registered: "
+                           f"{', '.join(sorted(_BUILDERS))})")
     return _BUILDERS[name](**kwargs)

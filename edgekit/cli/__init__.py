@@ -21,6 +21,7 @@ import sys
 import warnings
 
 from edgekit.cli.args import OneLineParser
+from edgekit.cli.output import add_json_flag, add_progress_flags, run_verb
 
 # verb -> module in edgekit.cli; a verb whose module is absent is simply not offered
 VERBS = {
@@ -58,6 +59,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
         verb_parser = sub.add_parser(verb, help=module.HELP, description=module.HELP)
         module.add_arguments(verb_parser)
         verb_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
+        add_progress_flags(verb_parser)
+        if "--json" not in verb_parser._option_string_actions and verb_parser._subparsers is None:  # noqa: SLF001
+            add_json_flag(verb_parser, "the result")
         modules[verb] = module
     return parser, modules
 
@@ -109,7 +113,7 @@ def _guarded(module, args: argparse.Namespace) -> int:
     from edgekit.errors import MAX_MESSAGE, EdgekitError, printable
 
     try:
-        return int(module.run(args) or 0)
+        return run_verb(module, args)
     except EdgekitError as exc:
         return _error(f"edgekit: error: {exc}", EXIT_USER)
     except KeyboardInterrupt:

@@ -25,6 +25,15 @@ class OneLineParser(argparse.ArgumentParser):
         sys.stderr.write(f"edgekit: error: {printable(message, MAX_MESSAGE)} (see {self.prog} --help)\n")
         sys.exit(2)
 
+    def _check_value(self, action: argparse.Action, value) -> None:
+        """argparse's 'invalid choice' (a verb, ``list WHAT``, ``--peer``), with the closest choices first."""
+        from edgekit.suggest import did_you_mean
+
+        if action.choices is not None and value not in action.choices:
+            hint = did_you_mean(str(value), map(str, action.choices))
+            raise argparse.ArgumentError(action, f"invalid choice: {_quoted(str(value))}{hint} (choose from "
+                                                 f"{', '.join(map(str, action.choices))})")
+
 
 def _integer(text: str) -> int:
     if not _INTEGER.fullmatch(text.strip()):

@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
+from edgekit import report_table
 from edgekit.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 
@@ -85,20 +86,10 @@ COLUMNS = [("name", "file"), ("backend", "backend"), ("precision", "prec"), ("th
            ("note", "note")]
 
 
-def _cell(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
-    return str(value)
-
-
 def format_table(rows: Sequence[Measurement]) -> str:
-    """A fixed-width text table, one line per configuration."""
-    cells = [[title for _, title in COLUMNS]] + [[_cell(getattr(r, key)) for key, _ in COLUMNS] for r in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-    lines = ["  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip() for line in cells]
-    return "\n".join([lines[0], "-" * len(lines[0])] + lines[1:])
+    """A fixed-width text table, one line per configuration (``edgekit.report_table``)."""
+    return report_table.format_table([title for _, title in COLUMNS],
+                                     [[getattr(r, key) for key, _ in COLUMNS] for r in rows])
 
 
 def as_dict(row: Measurement, samples: bool = True) -> dict:

@@ -271,6 +271,7 @@ def _source_path(source: str | Path) -> Path:
     if path.suffix in (".safetensors", *CHECKPOINT_SUFFIXES):
         return path
     from edgekit.registry import list_models
+    from edgekit.suggest import did_you_mean
 
     if str(source) in list_models():
         shipped = shipped_weights(str(source))
@@ -278,7 +279,8 @@ def _source_path(source: str | Path) -> Path:
             raise ModelFileError(f"model {source} has no shipped weights yet: train it (edgekit train {source}) "
                                  "and pass the .safetensors", shipped)
         return shipped
-    raise ModelFileError("not a registered model name, .safetensors or .pt checkpoint", path)
+    raise ModelFileError(f"not a registered model name, .safetensors or .pt checkpoint"
+                         f"{did_you_mean(str(source), list_models())}", path)
 
 
 def _shown(name: Any) -> str:
