@@ -106,6 +106,24 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
         _replace_dir(tmp, final)
 
 
+@contextlib.contextmanager
+def atomic_path(final: str | Path) -> Iterator[Path]:
+    """Yield a path with ``final``'s name inside a temporary sibling folder, for writers that open a file by name
+    and pick its format from the suffix (cv2.VideoWriter) or write as they go (JSON lines); on success it
+    replaces ``final``. On any exception nothing is left and an existing ``final`` is untouched."""
+    final = _resolved_file(final)
+    with _naming(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=_sibling_prefix(final), suffix=".tmp", dir=final.parent))
+    try:
+        yield folder / final.name
+        with _naming(final):
+            os.chmod(folder / final.name, 0o666 & ~_umask())
+            os.replace(folder / final.name, final)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _replace_dir(tmp: Path, final: Path) -> None:
     """``tmp`` becomes ``final``; an old ``final`` is moved aside first and then removed."""
     old = None

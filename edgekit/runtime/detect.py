@@ -167,9 +167,15 @@ def _import_detector(module_name: str, attr: str) -> FaceDetector:
     return get_detector(obj() if isinstance(obj, type) else obj)
 
 
+def detect_faces(image_bgr: np.ndarray, detector: str | FaceDetector | Callable | None = None,
+                 max_faces: int | None = None) -> list[Detection]:
+    """Every face the detector finds (at most ``max_faces``), biggest first; [] when none."""
+    return get_detector(detector).detect(image_bgr)[:max_faces]
+
+
 def detect_face(image_bgr: np.ndarray, detector: str | FaceDetector | Callable | None = None) -> tuple[float, ...]:
     """(x0, y0, x1, y1) of the biggest face; DataError when the detector finds none."""
-    faces = get_detector(detector).detect(image_bgr)
+    faces = detect_faces(image_bgr, detector, 1)
     if not faces:
         raise DataError("no face box given and the face detector found no face in the image")
     return faces[0][:4]

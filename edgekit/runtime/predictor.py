@@ -25,6 +25,16 @@ class Prediction:
     box: Box  # the square face box the crop was taken from
 
 
+@dataclass(frozen=True, eq=False)
+class Face:
+    """One face of an image or video frame, as the Python API, JSON output and overlays give it."""
+
+    box: Corners  # x0, y0, x1, y1 image px, detector convention: passed back as a box, it gives the same crop
+    score: float  # the detector's (higher = surer; 1.0 for a given box); a tracked face keeps its detection's
+    landmarks: np.ndarray | None  # (N, 2) float64 image px (landmark models)
+    pose: np.ndarray | None  # (3,) yaw, pitch, roll degrees (pose head, or solvePnP on iBUG-68 landmarks)
+
+
 class Predictor:
     """Wraps an open-able Runner and the ModelSpec of its file."""
 
@@ -58,6 +68,21 @@ class Predictor:
 
             box = detect_face(image_bgr, self.detector)
         return self.predict_batch([image_bgr], [self.face_box(box, landmarks_hint)])[0]
+
+    def faces(self, image_bgr: np.ndarray, max_faces: int = 1, box: Corners | None = None) -> list[Face]:
+        """Every face up to ``max_faces`` (biggest first; [] when the detector finds none), or the one in ``box``."""
+        from edgekit.runtime.detect import detect_faces
+
+        found = [(*box, 1.0)] if box is not None else detect_faces(image_bgr, self.detector, max_faces)
+        return self.faces_in(image_bgr, found)
+
+    def faces_in(self, image_bgr: np.ndarray, detections: Sequence[Sequence[float]]) -> list[Face]:
+        """Faces for detector rows (x0, y0, x1, y1, score) of one image, one batch."""
+        if not detections:
+            return []
+        predictions = self.predict_batch([image_bgr] * len(detections), [tuple(d[:4]) for d in detections])
+        return [Face(tuple(float(v) for v in d[:4]), float(d[4]), p.landmarks, p.pose)
+                for d, p in zip(detections, predictions)]
 
     def predict_batch(self, images: Sequence[np.ndarray], boxes: Sequence[Box | Corners]) -> list[Prediction]:
         """One face per image; the runner splits the batch by its ``max_batch``."""

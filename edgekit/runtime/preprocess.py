@@ -48,6 +48,14 @@ def box_from_detection(x0: float, y0: float, x1: float, y1: float, spec: Preproc
     return Box((x0 + x1) / 2, (y0 + y1) / 2 + spec.detector_box_shift_y * side, float(side))
 
 
+def detection_from_box(box: Box, spec: PreprocessSpec) -> tuple[float, float, float, float]:
+    """The square detector corners (x0, y0, x1, y1) that ``box_from_detection`` turns into ``box``: the one box
+    format users see (``predict --box``, JSON, ``Face.box``)."""
+    side = box.side / spec.detector_box_scale
+    cx, cy = box.cx, box.cy - spec.detector_box_shift_y * box.side
+    return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
+
+
 def crop_matrix(box: Box, spec: PreprocessSpec, rotation_deg: float = 0.0, flip: bool = False) -> np.ndarray:
     """(2, 3) float64 affine image -> crop pixels.
 

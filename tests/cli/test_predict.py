@@ -80,9 +80,11 @@ def test_pose_head_model(run_cli, tmp_path):
 
 def test_without_box_the_detector_finds_the_face(run_cli, yaw25):
     code, out, _ = run_cli("predict", yaw25[0], HOPPER, "--json")
-    expected = box_from_detection(*detect_face(cv2.imread(str(HOPPER))), PRE)
+    expected = detect_face(cv2.imread(str(HOPPER)))  # the detector's corners x0, y0, x1, y1, as --box takes them
     assert code == 0
     np.testing.assert_allclose(json.loads(out)["box"], expected, atol=0.01)
+    code, again, _ = run_cli("predict", yaw25[0], HOPPER, "--json", "--box", ",".join(map(str, expected)))
+    assert json.loads(again)["landmarks"] == json.loads(out)["landmarks"]  # the printed box gives the same crop
 
 
 def test_draw_writes_one_overlay_per_image(run_cli, yaw25, tmp_path):
