@@ -35,6 +35,8 @@ class Job:
     choice: str | None = None  # file of an artifact folder (its manifest path)
     peer: str | None = None  # peer name: ``source`` is then the peer's file
     image: str | None = None  # image for preprocessing / decode timing (default: grace_hopper.jpg)
+    raw: bool = False  # a file without edgekit's spec: the bare model call on ``input`` or random values
+    input: str | None = None  # .npy batch for a raw file (``edgekit profile --input``)
 
 
 def sample_image_path() -> Path:
@@ -91,13 +93,8 @@ def measure(job: Job) -> dict:
     preprocess_ms = _median_ms(lambda: preprocess(image, box, preprocessing), HOST_REPEATS)
     tensor, matrix = preprocess(image, box, preprocessing)
     batch = np.ascontiguousarray(np.repeat(tensor[None], job.batch, axis=0))
-    for _ in range(job.warmup):
-        runner.infer(batch)
-    samples = []
-    for _ in range(job.runs):
-        start = time.perf_counter()
-        outputs = runner.infer(batch)
-        samples.append((time.perf_counter() - start) * 1e3)
+    samples = _time_calls(lambda: runner.infer(batch), job)
+    outputs = runner.infer(batch)
 
     def finish() -> np.ndarray:  # the host work after the model call: decode, back to image pixels
         decoded = decode(outputs)
@@ -108,6 +105,30 @@ def measure(job: Job) -> dict:
     runner.close()
     return {"samples_ms": samples, "preprocess_ms": preprocess_ms, "decode_ms": decode_ms,
             "peak_rss_mb": peak_rss_mb(), "max_batch": max_batch}
+
+
+def _time_calls(call: Callable[[], object], job: Job) -> list[float]:
+    """Milliseconds of each of ``job.runs`` calls, after ``job.warmup`` untimed ones."""
+    for _ in range(job.warmup):
+        call()
+    samples = []
+    for _ in range(job.runs):
+        start = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - start) * 1e3)
+    return samples
+
+
+def measure_raw(job: Job) -> dict:
+    """A file without edgekit's spec: only the model call, on ``job.input`` or random values of its shapes."""
+    from edgekit.profile.rawfile import file_inputs, input_batch, load_input, open_call
+
+    path = Path(job.source)
+    feeds = input_batch(file_inputs(path), job.batch, load_input(job.input) if job.input else None)
+    call = open_call(path, job.threads)
+    samples = _time_calls(lambda: call(feeds), job)
+    return {"samples_ms": samples, "preprocess_ms": None, "decode_ms": None, "peak_rss_mb": peak_rss_mb(),
+            "max_batch": None}
 
 
 def peak_rss_mb() -> float:
@@ -130,7 +151,7 @@ def peak_rss_mb() -> float:
 def main(argv: list[str]) -> int:
     job = Job(**json.loads(argv[0]))
     try:
-        result = measure(job)
+        result = measure_raw(job) if job.raw else measure(job)
     except EdgekitError as exc:
         result = {"error": str(exc)}
     print(RESULT_PREFIX + json.dumps(result), flush=True)
