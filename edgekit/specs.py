@@ -267,7 +267,7 @@ class JetsonSection:
 @dataclass(frozen=True)
 class Target:
     name: str
-    runtime: Literal["onnxruntime", "tflite", "tensorrt"]
+    runtime: Literal["onnxruntime", "tflite", "tensorrt", "openvino"]
     description: str = ""
     onnx: OnnxSection = field(default_factory=OnnxSection)
     int8: Int8Section | None = None
