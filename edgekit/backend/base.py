@@ -104,3 +104,11 @@ def to_layout(batch: np.ndarray, source: str, destination: str) -> np.ndarray:
     if source != destination:
         batch = batch.transpose(0, 2, 3, 1) if destination == "NHWC" else batch.transpose(0, 3, 1, 2)
     return np.ascontiguousarray(batch, dtype=np.float32)
+
+
+def pad_batch(batch: np.ndarray, max_batch: int | None) -> np.ndarray:
+    """A fixed-batch file takes exactly ``max_batch`` images: a smaller batch is zero-padded to it (the caller cuts
+    the outputs back to ``len(batch)``); any batch as it is when the file's batch is symbolic (None)."""
+    if max_batch is None or len(batch) >= max_batch:
+        return batch
+    return np.concatenate([batch, np.zeros((max_batch - len(batch), *batch.shape[1:]), batch.dtype)])

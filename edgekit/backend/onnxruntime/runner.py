@@ -5,7 +5,7 @@ from typing import Sequence
 
 import numpy as np
 
-from edgekit.backend.base import Runner, check_input_shape, to_layout
+from edgekit.backend.base import Runner, check_input_shape, pad_batch, to_layout
 from edgekit.backend.onnxruntime.loader import open_session, spec_from_onnx
 from edgekit.backend.signature import FLOAT_TYPES, check_dtype, check_outputs
 from edgekit.errors import ModelFileError
@@ -57,10 +57,7 @@ class OnnxRuntimeRunner(Runner):
     def _infer(self, batch: np.ndarray) -> Sequence[np.ndarray]:
         batch = to_layout(batch, self.spec.preprocess.layout, self.layout)
         count = len(batch)
-        if self.max_batch is not None and count < self.max_batch:  # fixed-batch file: pad, then cut
-            pad = np.zeros((self.max_batch - count, *batch.shape[1:]), np.float32)
-            batch = np.concatenate([batch, pad])
-        outputs = self.session.run(self.output_names, {self.input_name: batch})
+        outputs = self.session.run(self.output_names, {self.input_name: pad_batch(batch, self.max_batch)})
         return [out[:count] for out in outputs]
 
     def _close(self) -> None:

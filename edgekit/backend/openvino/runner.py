@@ -5,7 +5,7 @@ from typing import Sequence
 
 import numpy as np
 
-from edgekit.backend.base import Runner, check_input_shape, to_layout
+from edgekit.backend.base import Runner, check_input_shape, pad_batch, to_layout
 from edgekit.backend.openvino.loader import read_ir, spec_from_model
 from edgekit.backend.signature import FLOAT_TYPES, check_dtype, check_outputs
 from edgekit.errors import ModelFileError
@@ -81,10 +81,7 @@ class OpenVinoRunner(Runner):
     def _infer(self, batch: np.ndarray) -> Sequence[np.ndarray]:
         batch = to_layout(batch, self.spec.preprocess.layout, self.layout)
         count = len(batch)
-        if self.max_batch is not None and count < self.max_batch:  # fixed-batch file: pad, then cut
-            pad = np.zeros((self.max_batch - count, *batch.shape[1:]), np.float32)
-            batch = np.concatenate([batch, pad])
-        self.request.infer({0: batch})
+        self.request.infer({0: pad_batch(batch, self.max_batch)})
         # copies: the request's output tensors are overwritten by the next call
         return [np.array(self.request.get_output_tensor(i).data[:count], np.float32) for i in self.output_index]
 

@@ -80,3 +80,19 @@ def test_ir_without_spec_is_named(pfld_onnx, tmp_path):
     ov.save_model(ov.convert_model(str(pfld_onnx)), str(bare), compress_to_fp16=False)  # no embed_spec
     with pytest.raises(ModelFileError, match="no edgekit spec"):
         spec_from_ir(bare)
+
+
+def test_fixed_batch_ir_splits_like_the_dynamic_one(pfld_onnx, pfld_ir, tmp_path):
+    import openvino as ov
+
+    from edgekit.backend.openvino.loader import read_ir
+
+    model = read_ir(pfld_ir)
+    model.reshape([2, 3, 112, 112])  # a fixed batch of 2: 3 images run as 2 + 1 padded
+    fixed = tmp_path / "fixed.xml"
+    ov.save_model(model, str(fixed), compress_to_fp16=False)
+    batch = _batch(3)
+    with OpenVinoRunner(str(fixed), 1) as two, OpenVinoRunner(str(pfld_ir), 1) as any_batch:
+        got = two.infer(batch)[0]
+        assert two.max_batch == 2
+        np.testing.assert_allclose(got, any_batch.infer(batch)[0], atol=1e-5, rtol=0)
