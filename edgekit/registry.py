@@ -30,7 +30,8 @@ def _load_builders() -> None:
         import edgekit.models  # noqa: F401  (registers every builder)
     except ModuleNotFoundError as exc:
         if exc.name == "torch":
-            raise EdgekitError("models need torch: pip install torch==2.13.0 'edgekit[train]'") from None
+            raise EdgekitError("models need torch: pip install torch==2.13.0 --index-url "
+                               "https://download.pytorch.org/whl/cpu, then pip install 'edgekit-face[train]'") from None
         raise
 
 

@@ -244,8 +244,11 @@ def _digest(items: list[_Item], spec: ModelSpec, counts: tuple[int, int]) -> str
     digest = hashlib.sha256(f"edgekit-calib-{CACHE_VERSION}".encode())
     digest.update(json.dumps(spec.to_dict(), sort_keys=True).encode())
     digest.update(json.dumps(counts).encode())
+    from edgekit.runtime.detect import default_detector_name  # detector boxes differ per detector
+
     for item in items:
-        digest.update(f"\0{item.image.name}\0{item.mode}\0".encode())
+        mode = f"detector:{default_detector_name()}" if item.mode == "detector" else item.mode
+        digest.update(f"\0{item.image.name}\0{mode}\0".encode())
         digest.update(item.image.read_bytes())
         if item.sample is not None and item.sample.annotation_path is not None:
             digest.update(Path(item.sample.annotation_path).read_bytes())

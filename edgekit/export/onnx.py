@@ -51,7 +51,7 @@ def simplify(proto, how: str):
         try:
             import onnxsim
         except ModuleNotFoundError:
-            raise EdgekitError("target asks for onnxsim: pip install 'edgekit[onnxsim]'") from None
+            raise EdgekitError("target asks for onnxsim: pip install 'edgekit-face[onnxsim]'") from None
         simplified, ok = onnxsim.simplify(proto)
         if not ok:
             raise EdgekitError("onnxsim could not validate the simplified model")

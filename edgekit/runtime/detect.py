@@ -1,9 +1,15 @@
 """Face detectors: anything with ``detect(image_bgr) -> list[(x0, y0, x1, y1, score)]``, biggest face first.
 
-The default is OpenCV's bundled Haar cascade (``cv2.data.haarcascades``: frontal face, with the profile cascade on
-the image and its mirror as a fallback) because it needs no download. ``get_detector`` resolves what a user names:
+The default is BlazeFace (``detect_blazeface``: short range, then full range when short range finds nothing), the
+best of the built-in detectors on real photos (docs/DETECTORS.md); its .tflite files come out of the mediapipe
+wheel at install time (``python -m edgekit.fetch``), and where they are absent the default is OpenCV's bundled Haar
+cascade (frontal face, with the profile cascade on the image and its mirror as a fallback), with one note on
+stderr. Built-in detectors give boxes in one convention: the square that ``PreprocessSpec.detector_box_scale`` /
+``detector_box_shift_y`` turn into the model's crop (each detector's own box fit, docs/DETECTORS.md).
+``get_detector`` resolves what a user names:
 
-    get_detector("haar")                  # the default
+    get_detector("blazeface-auto")        # the default; "blazeface" (short range), "blazeface-full"
+    get_detector("haar")                  # OpenCV's Haar cascade
     get_detector("yunet:face_yunet.onnx") # cv2.FaceDetectorYN with that model file
     get_detector("mypkg.faces:detect")    # a callable image_bgr -> [(x0, y0, x1, y1[, score]), ...]
     get_detector(my_callable)             # the same, in-process
@@ -12,18 +18,20 @@ from __future__ import annotations
 
 import functools
 import importlib
+import sys
 from pathlib import Path
 from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import cv2
 import numpy as np
 
-from edgekit.errors import DataError, ModelFileError, SpecError
+from edgekit.errors import DataError, EdgekitError, ModelFileError, SpecError
 from edgekit.runtime.preprocess import as_bgr
 
 Detection = tuple[float, float, float, float, float]  # x0, y0, x1, y1 (image pixels), score (higher = surer)
 
-DEFAULT_DETECTOR = "haar"
+DEFAULT_DETECTOR = "blazeface-auto"  # docs/DETECTORS.md: recall, wrong-face rate and latency on real photos
+FALLBACK_DETECTOR = "haar"  # the default where the BlazeFace files are not installed
 
 
 @runtime_checkable
@@ -120,10 +128,24 @@ def _default_haar() -> HaarDetector:
     return HaarDetector()  # loading the two cascades costs ~30 ms: share one
 
 
+@functools.lru_cache(maxsize=8)
+def _blazeface(name: str, path: str | None = None) -> FaceDetector:
+    """'blazeface' (short range), 'blazeface-full' or 'blazeface-auto' (short, then full range when short finds
+    nothing); ``path``: that .tflite file instead of the fetched one (not for 'auto')."""
+    from edgekit.runtime.detect_blazeface import FULL_RANGE, SHORT_RANGE, BlazeFaceDetector, FirstFound
+
+    if name == "blazeface-auto":
+        return FirstFound(_blazeface("blazeface"), _blazeface("blazeface-full"))
+    return BlazeFaceDetector(SHORT_RANGE if name == "blazeface" else FULL_RANGE, path)
+
+
 # name -> factory(argument after the colon, or None)
 _FACTORIES: dict[str, Callable[[str | None], FaceDetector]] = {
     "haar": lambda arg: _default_haar(),
     "yunet": lambda arg: YuNetDetector(_require_arg("yunet", arg)),
+    "blazeface": lambda arg: _blazeface("blazeface", arg),
+    "blazeface-full": lambda arg: _blazeface("blazeface-full", arg),
+    "blazeface-auto": lambda arg: _blazeface("blazeface-auto"),
 }
 
 
@@ -144,9 +166,9 @@ def list_detectors() -> list[str]:
 
 def get_detector(choice: str | FaceDetector | Callable | None = None) -> FaceDetector:
     """A detector from a registered name (``name`` or ``name:arg``), ``module:callable``, a FaceDetector or a
-    callable. None gives the default (Haar)."""
+    callable. None gives the default (``default_detector``)."""
     if choice is None:
-        choice = DEFAULT_DETECTOR
+        return default_detector()
     if isinstance(choice, FaceDetector):
         return choice
     if callable(choice):
@@ -157,6 +179,21 @@ def get_detector(choice: str | FaceDetector | Callable | None = None) -> FaceDet
     if "." in name and arg:
         return _import_detector(name, arg)
     raise SpecError(f"unknown face detector '{choice}' (known: {', '.join(list_detectors())}, or module:callable)")
+
+
+@functools.lru_cache(maxsize=1)
+def default_detector() -> FaceDetector:
+    """DEFAULT_DETECTOR; the Haar cascade, with one note on stderr, where the BlazeFace files are not installed."""
+    try:
+        return get_detector(DEFAULT_DETECTOR)
+    except EdgekitError as exc:
+        print(f"edgekit: note: {exc}; using the {FALLBACK_DETECTOR} face detector", file=sys.stderr)
+        return get_detector(FALLBACK_DETECTOR)
+
+
+def default_detector_name() -> str:
+    """The name of the detector ``get_detector()`` gives (calibration caches key on it)."""
+    return FALLBACK_DETECTOR if isinstance(default_detector(), HaarDetector) else DEFAULT_DETECTOR
 
 
 def _import_detector(module_name: str, attr: str) -> FaceDetector:

@@ -1,5 +1,6 @@
-"""The default face detector on real faces: matplotlib's bundled Grace Hopper photo (always here) and 50 ytf68
-validation images (shared data). Detector plumbing: registry, callables, import paths, errors."""
+"""The default face detector (BlazeFace, Haar where its files are not installed) and Haar on real faces: matplotlib's
+bundled Grace Hopper photo (always here) and 50 ytf68 validation images (shared data). Detector plumbing: registry,
+callables, import paths, errors, the default's fallback."""
 from __future__ import annotations
 
 import cv2
@@ -24,8 +25,9 @@ def _contains(box, region) -> bool:
     return box[0] <= region[0] and box[1] <= region[1] and box[2] >= region[2] and box[3] >= region[3]
 
 
-def test_haar_finds_exactly_grace_hoppers_face(hopper):
-    faces = get_detector().detect(hopper)
+@pytest.mark.parametrize("name", ["haar", None], ids=["haar", "default"])
+def test_exactly_grace_hoppers_face(hopper, name):
+    faces = get_detector(name).detect(hopper)
     assert len(faces) == 1
     x0, y0, x1, y1, score = faces[0]
     assert _contains((x0, y0, x1, y1), EYES_REGION)
@@ -93,5 +95,24 @@ def test_detection_rate_on_ytf68_val(shared_data):
         faces = detector.detect(cv2.imread(str(path)))
         centre = np.nanmean(read_pts_points(path.with_suffix(".pts")), axis=0)  # the labelled face's centre
         hits += bool(faces) and _contains(faces[0][:4], (*centre, *centre))
-    print(f"Haar detection rate on 50 ytf68/val images (biggest box contains the landmark centre): {hits}/50")
+    print(f"default detector's rate on 50 ytf68/val images (biggest box contains the landmark centre): {hits}/50")
     assert hits / len(images) > 0.8
+
+
+def test_default_falls_back_to_haar_with_one_note_when_blazeface_is_not_installed(monkeypatch, tmp_path, capsys):
+    from edgekit.fetch import MODELS_ENV, WHEEL_ENV
+    from edgekit.runtime import detect
+
+    monkeypatch.setenv(MODELS_ENV, str(tmp_path / "none"))
+    monkeypatch.delenv(WHEEL_ENV, raising=False)
+    detect._blazeface.cache_clear()
+    detect.default_detector.cache_clear()
+    try:
+        assert isinstance(get_detector(), HaarDetector) and detect.default_detector_name() == "haar"
+        get_detector()
+        (note,) = capsys.readouterr().err.splitlines()  # once, however often the default is asked for
+        assert note.startswith("edgekit: note: ") and "python -m edgekit.fetch" in note
+        assert note.endswith("using the haar face detector")
+    finally:
+        detect._blazeface.cache_clear()
+        detect.default_detector.cache_clear()
