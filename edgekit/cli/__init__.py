@@ -34,6 +34,7 @@ VERBS = {
     "predict": "predict_verb",
     "profile": "profile_verb",
     "demo": "demo_verb",
+    "completion": "completion_verb",
 }
 
 
