@@ -48,7 +48,7 @@ def model_facts(name: str) -> dict:
     params = sum(p.numel() for n, p in model.state_dict().items() if not _training_only(n))
     w, h = model.spec.preprocess.input_size
     return {"params_m": round(params / 1e6, 3), "mmacs": round(macs / 1e6, 1), "input": f"{w}x{h}",
-            "task": model.spec.task, "decode": model.spec.head.decode}
+            "task": model.spec.task, "decode": model.spec.head.kind}
 
 
 def _training_only(key: str) -> bool:

@@ -2,6 +2,8 @@
 
 Supported field types: bool, int, float, str, Literal[...], X | None, tuple[X, ...], tuple[X, Y],
 dict[str, X] and nested dataclasses. Errors name the dotted key path, e.g. ``target.onnx.opset``.
+A dataclass may define a classmethod ``serial_input(data, where) -> (data, field types)``: it converts an older
+form of itself and types the fields that depend on another key (``HeadSpec.params`` by its ``kind``).
 """
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ _CONTROL = frozenset(chr(c) for c in (*range(0, 9), 11, 12, *range(14, 32), 127)
 def from_dict(cls: type[T], data: Any, where: str = "") -> T:
     """Build dataclass ``cls`` from ``data``, raising SpecError that names the offending key."""
     where = where or cls.__name__
+    reader = getattr(cls, "serial_input", None)
+    data, field_types = reader(data, where) if reader is not None else (data, {})
     if not isinstance(data, dict):
         raise SpecError(f"{where}: expected a mapping, got {_kind(data)}")
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
@@ -34,7 +38,7 @@ def from_dict(cls: type[T], data: Any, where: str = "") -> T:
         if key not in fields:
             known = ", ".join(sorted(fields))
             raise SpecError(f"unknown key {excerpt(key)} in {where} (known keys: {known})")
-    hints = typing.get_type_hints(cls)
+    hints = {**typing.get_type_hints(cls), **field_types}
     kwargs = {name: _convert(hints[name], value, f"{where}.{name}") for name, value in data.items()}
     for name, field in fields.items():
         no_default = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING

@@ -4,9 +4,9 @@ Conventions (every module relies on them):
 - Image points are (x, y) in pixels, 0-based, pixel centres at integer coordinates (OpenCV's warpAffine rule).
 - A face box is a square (cx, cy, side) in image pixels; the crop maps it onto ``input_size``.
 - Normalization: ``x = (pixel / 255 - mean) / std`` per channel, in the channel order of ``color``.
-- Models output raw tensors (logits, heatmaps, offsets) named by ``HeadSpec.outputs``; every nonlinearity of a
-  decode (softmax over bins, SSR's softmax/tanh, soft-argmax) runs on the host in numpy, in float32, so INT8
-  files never quantize a decode-sensitive tail.
+- Models output raw tensors (logits, heatmaps, offsets) named by ``HeadSpec.outputs`` (edgekit.heads, the decoder
+  table); every nonlinearity of a decode (softmax over bins, SSR's softmax/tanh, soft-argmax) runs on the host in
+  numpy, in float32, so INT8 files never quantize a decode-sensitive tail.
 """
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from typing import Literal
 
 from edgekit import serial
 from edgekit.errors import SpecError
+from edgekit.heads import HeadSpec  # noqa: F401  (re-exported: a ModelSpec part, imported from here)
 from edgekit.serial import check, finite
 
 MAX_INPUT_SIDE = 4096  # pixels of the model input: the zoo's largest is 256
-MAX_POINTS = 1000  # landmarks per face: the largest scheme (WFLW) has 98
 MAX_IMAGES = 4096  # calibration / parity / held-out images: every one is decoded into memory
 ONNX_OPSETS = (13, 20)  # per-channel QDQ (ORT static INT8) needs 13; torch 2.13's exporter and the TensorRT
 # parsers edgekit targets read up to 20 (toolchain notes, docs/TENSORRT.md)
@@ -29,15 +29,6 @@ MAX_SPEC_JSON = 1 << 20  # bytes of a spec embedded in a model file (a PIP spec 
 
 Color = Literal["RGB", "BGR", "GRAY"]
 Layout = Literal["NCHW", "NHWC"]
-Decode = Literal[
-    "regression",         # landmarks: (B, 2N) in [0, 1] crop units; pose: (B, 3) degrees yaw, pitch, roll
-    "heatmap_argmax",     # (B, N, H, W) heatmaps, argmax + quarter-pixel shift toward the higher neighbour
-    "soft_argmax",        # (B, N, H, W) global soft-argmax with temperature beta
-    "local_soft_argmax",  # (B, N, H, W) soft-argmax in a (2r+1)^2 window around the peak
-    "pip",                # score (B,N,h,w), offset x/y (B,N,h,w), neighbour x/y (B,N*nb,h,w)
-    "bins",               # (B, 3, num_bins) logits; angle = width * sum(p_i * i) + start
-    "ssr",                # p logits (B,K,3,s), eta (B,K,3,s), delta (B,K,3); SSR stagewise regression
-]
 
 
 @dataclass(frozen=True)
@@ -77,70 +68,6 @@ class PreprocessSpec:
 
 
 @dataclass(frozen=True)
-class HeadSpec:
-    """What the model outputs and how those outputs decode into landmarks or angles."""
-
-    output: Literal["landmarks", "pose"]
-    decode: Decode
-    outputs: tuple[str, ...]  # output tensor names, in forward() order (also the ONNX output names)
-    num_points: int = 0  # landmarks per face (landmark heads)
-    # heatmap decodes
-    heatmap_stride: int = 4  # input pixels per heatmap cell
-    soft_argmax_beta: float = 1.0
-    local_radius: int = 2
-    # PIP decode; meanface and neighbours belong to the spec so no side file is needed
-    pip_stride: int = 32
-    num_neighbors: int = 10
-    meanface: tuple[float, ...] = ()  # 2N values, x0 y0 x1 y1 ..., in [0, 1] crop units
-    neighbors: tuple[tuple[int, ...], ...] = ()  # N rows of num_neighbors landmark indices
-    # bins decode (Hopenet: 66 bins of 3 degrees, angle = 3 * sum(p_i * i) - 99)
-    num_bins: int = 66
-    bin_width: float = 3.0
-    bin_start: float = -99.0
-    # SSR decode (FSA-Net, SSR-Net): stages s_k, range V, lambda for the scale term
-    ssr_stages: tuple[int, ...] = (3, 3, 3)
-    ssr_range: float = 99.0
-    ssr_lambda: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.output == "landmarks" and self.num_points <= 0:
-            raise ValueError("a landmark head needs num_points > 0")
-        pose_decode = self.decode in ("regression", "bins", "ssr")
-        check(pose_decode or self.output == "landmarks", "decode", f"suit a {self.output} head", self.decode)
-        check(self.decode not in ("bins", "ssr") or self.output == "pose", "decode", "suit a landmarks head",
-              self.decode)
-        check(len(self.outputs) > 0, "outputs", "name at least one tensor", self.outputs)
-        check(0 <= self.num_points <= MAX_POINTS, "num_points", f"be in [0, {MAX_POINTS}]", self.num_points)
-        self._check_decode_parameters()
-        if self.decode == "pip":
-            if len(self.meanface) != 2 * self.num_points:
-                raise ValueError(f"meanface needs {2 * self.num_points} values, has {len(self.meanface)}")
-            if len(self.neighbors) != self.num_points:
-                raise ValueError(f"neighbors needs {self.num_points} rows, has {len(self.neighbors)}")
-            if any(len(row) != self.num_neighbors for row in self.neighbors):
-                raise ValueError(f"every neighbors row needs {self.num_neighbors} indices")
-            check(all(0 <= i < self.num_points for row in self.neighbors for i in row), "neighbors",
-                  f"hold landmark indices in [0, {self.num_points})", self.neighbors)
-
-    def _check_decode_parameters(self) -> None:
-        """Every decode parameter in the range its decode divides, indexes or allocates with."""
-        for key in ("heatmap_stride", "pip_stride", "num_neighbors", "num_bins"):
-            check(1 <= getattr(self, key) <= MAX_INPUT_SIDE, key, f"be in [1, {MAX_INPUT_SIDE}]", getattr(self, key))
-        check(0 <= self.local_radius <= MAX_INPUT_SIDE, "local_radius", f"be in [0, {MAX_INPUT_SIDE}]",
-              self.local_radius)
-        for key in ("soft_argmax_beta", "bin_width", "ssr_range"):
-            check(finite(getattr(self, key)) and getattr(self, key) > 0, key, "be positive and finite",
-                  getattr(self, key))
-        for key in ("bin_start", "ssr_lambda"):
-            check(finite(getattr(self, key)), key, "be finite", getattr(self, key))
-        check(all(finite(v) for v in self.meanface), "meanface", "hold finite values", self.meanface)
-        check(0 < len(self.ssr_stages) <= 16 and all(1 <= s <= 1024 for s in self.ssr_stages), "ssr_stages",
-              "hold 1 to 16 stages of 1 to 1024 bins", self.ssr_stages)
-        check(self.decode != "ssr" or len(set(self.ssr_stages)) == 1, "ssr_stages",
-              "be stages of one size (the ssr decode stacks them)", self.ssr_stages)
-
-
-@dataclass(frozen=True)
 class ModelSpec:
     """Everything needed to turn an image into an answer with this model, minus the weights."""
 
@@ -152,7 +79,7 @@ class ModelSpec:
     description: str = ""
 
     def __post_init__(self) -> None:
-        check(self.task == self.head.output, "task", f"match head.output ({self.head.output})", self.task)
+        check(self.task == self.head.task, "task", f"match the head's task ({self.head.task})", self.task)
 
     def to_dict(self) -> dict:
         return serial.to_dict(self)

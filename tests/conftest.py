@@ -38,6 +38,7 @@ def write_tiny_landmark_onnx(path: Path, num_points: int = 5, size: int = 32, em
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
+    from edgekit.heads import RegressionParams
     from edgekit.specs import HeadSpec, ModelSpec, PreprocessSpec
 
     rng = np.random.default_rng(0)
@@ -58,8 +59,7 @@ def write_tiny_landmark_onnx(path: Path, num_points: int = 5, size: int = 32, em
 
         spec = ModelSpec(name="tiny_landmarks", task="landmarks", scheme="tiny",
                          preprocess=PreprocessSpec(input_size=(size, size)),
-                         head=HeadSpec(output="landmarks", decode="regression", outputs=("landmarks",),
-                                       num_points=num_points))
+                         head=HeadSpec("regression", ("landmarks",), RegressionParams(num_points)))
         embed_spec(model, spec)
     onnx.checker.check_model(model)
     path.parent.mkdir(parents=True, exist_ok=True)

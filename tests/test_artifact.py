@@ -10,7 +10,7 @@ SPEC = ModelSpec(
     name="toy",
     task="pose",
     preprocess=PreprocessSpec(input_size=(64, 64)),
-    head=HeadSpec(output="pose", decode="regression", outputs=("pose",)),
+    head=HeadSpec("pose_regression", ("pose",)),
 )
 
 

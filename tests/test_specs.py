@@ -4,12 +4,13 @@ import pytest
 
 from edgekit import serial
 from edgekit.errors import SpecError
+from edgekit.heads import BinsParams, RegressionParams, SsrParams
 from edgekit.specs import HeadSpec, ModelSpec, PreprocessSpec, Target
 
 
 def _spec() -> ModelSpec:
     pre = PreprocessSpec(input_size=(112, 112), mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
-    head = HeadSpec(output="landmarks", decode="regression", outputs=("landmarks",), num_points=68)
+    head = HeadSpec("regression", ("landmarks",), RegressionParams(68))
     return ModelSpec(name="toy", task="landmarks", preprocess=pre, head=head)
 
 
@@ -32,8 +33,8 @@ def test_unknown_key_is_named():
 
 def test_wrong_type_is_named():
     data = _spec().to_dict()
-    data["head"]["num_points"] = "68"
-    with pytest.raises(SpecError, match=r"model.head.num_points: expected an integer"):
+    data["head"]["params"]["num_points"] = "68"
+    with pytest.raises(SpecError, match=r"model.head.params.num_points: expected an integer"):
         ModelSpec.from_dict(data)
 
 
@@ -59,29 +60,37 @@ def test_tflite_target_requires_its_section():
 
 
 @pytest.mark.parametrize("section, change, problem", [
-    ("preprocess", {"input_size": [100000, 112]}, "input_size must be positive and at most 4096"),
-    ("preprocess", {"std": [0.5, float("nan"), 0.5]}, "std must be positive and finite"),
-    ("preprocess", {"detector_box_shift_y": 5.0}, "detector_box_shift_y must be in [-1, 1]"),
-    ("head", {"heatmap_stride": 0}, "heatmap_stride must be in [1, 4096]"),
-    ("head", {"num_points": 100000}, "num_points must be in [0, 1000]"),
-    ("head", {"decode": "bins"}, "decode must suit a landmarks head"),
-    ("head", {"outputs": []}, "outputs must name at least one tensor"),
-    ("head", {"soft_argmax_beta": float("inf")}, "soft_argmax_beta must be positive and finite"),
+    ("preprocess", {"input_size": [100000, 112]}, "preprocess: input_size must be positive and at most 4096"),
+    ("preprocess", {"std": [0.5, float("nan"), 0.5]}, "preprocess: std must be positive and finite"),
+    ("preprocess", {"detector_box_shift_y": 5.0}, "preprocess: detector_box_shift_y must be in [-1, 1]"),
+    ("head.params", {"num_points": 100000}, "head.params: num_points must be in [1, 1000]"),
+    ("head", {"kind": "nope"}, "head: kind must be one of bins, "),  # then every registered kind, sorted
+    ("head", {"outputs": []}, "head: outputs must name 1 tensors for kind 'regression' (points)"),
+    ("head", {"kind": "heatmap_argmax", "params": {"num_points": 68, "stride": 0}},
+     "head.params: stride must be in [1, 4096]"),
+    ("head", {"kind": "soft_argmax", "params": {"num_points": 2, "beta": float("inf")}},
+     "head.params: beta must be positive and finite"),
 ])
 def test_out_of_range_spec_values_name_the_key(section, change, problem):
     data = _spec().to_dict()
-    data[section].update(change)
+    part = data
+    for key in section.split("."):
+        part = part[key]
+    part.update(change)
     with pytest.raises(SpecError) as info:
         ModelSpec.from_dict(data)
-    assert f"model.{section}: {problem}" in str(info.value)
+    assert f"model.{problem}" in str(info.value)
 
 
-def test_pose_decodes_need_a_pose_head_and_equal_ssr_stages():
-    with pytest.raises(ValueError, match="decode must suit a pose head, got 'heatmap_argmax'"):
-        HeadSpec(output="pose", decode="heatmap_argmax", outputs=("h",))
-    with pytest.raises(ValueError, match=r"ssr_stages must be stages of one size"):
-        HeadSpec(output="pose", decode="ssr", outputs=("p", "e", "d"), ssr_stages=(3, 5, 3))
-    with pytest.raises(ValueError, match="task must match head.output"):
+def test_heads_take_their_kinds_params_and_equal_ssr_stages():
+    with pytest.raises(ValueError, match=r"kind 'heatmap_argmax' needs params \(HeatmapParams\)"):
+        HeadSpec("heatmap_argmax", ("h",))
+    with pytest.raises(ValueError, match="params must be HeatmapParams for kind 'heatmap_argmax', got 'BinsParams'"):
+        HeadSpec("heatmap_argmax", ("h",), BinsParams())
+    with pytest.raises(ValueError, match=r"stages must be stages of one size"):
+        SsrParams(stages=(3, 5, 3))
+    assert HeadSpec("bins", ("b",)) == HeadSpec("bins", ("b",), BinsParams(66, 3.0, -99.0))  # the kind's defaults
+    with pytest.raises(ValueError, match=r"task must match the head's task \(landmarks\)"):
         ModelSpec(name="x", task="pose", preprocess=_spec().preprocess, head=_spec().head)
 
 

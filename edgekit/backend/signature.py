@@ -12,30 +12,14 @@ from edgekit.errors import ModelFileError
 from edgekit.specs import ModelSpec
 
 Dim = int | str | None  # a symbolic dim: a name (ONNX), None, or a negative size (TensorRT's -1)
-HEATMAP_DECODES = ("heatmap_argmax", "soft_argmax", "local_soft_argmax")
 FLOAT_TYPES = ("float32", "float16")  # what the runners feed and decode (cast to float32 on the host)
 QUANTIZED_TYPES = ("int8", "uint8", "int16")  # LiteRT full-integer I/O, quantized with the tensor's scale
 
 
-def _cells(pixels: int, stride: int) -> int:
-    return -(-pixels // stride)  # stride-2 convolutions with padding round up
-
-
 def expected_outputs(spec: ModelSpec) -> list[tuple[int, ...]]:
-    """Per-image shape (batch excluded) of every output, in ``HeadSpec.outputs`` order, as the decode reads it."""
-    head, (width, height) = spec.head, spec.preprocess.input_size
-    count = head.num_points
-    if head.decode == "regression":
-        return [(2 * count,) if head.output == "landmarks" else (3,)]
-    if head.decode in HEATMAP_DECODES:
-        return [(count, _cells(height, head.heatmap_stride), _cells(width, head.heatmap_stride))]
-    if head.decode == "pip":
-        grid = (_cells(height, head.pip_stride), _cells(width, head.pip_stride))
-        return [(count, *grid)] * 3 + [(count * head.num_neighbors, *grid)] * 2
-    if head.decode == "bins":
-        return [(3, head.num_bins)]
-    stages, bins = len(head.ssr_stages), head.ssr_stages[0]  # ssr: p logits, eta, delta
-    return [(stages, 3, bins), (stages, 3, bins), (stages, 3)]
+    """Per-image shape (batch excluded) of every output, in ``HeadSpec.outputs`` order, as the decode reads it: the
+    head kind's row of the decoder table says."""
+    return spec.head.decoder.shapes(spec.head.params, spec.preprocess.input_size)
 
 
 def _fits(shape: Sequence[Dim] | None, expected: tuple[int, ...]) -> bool:
@@ -53,25 +37,13 @@ def _shown(shape: Sequence[Dim]) -> list:
 def check_outputs(shapes: Sequence[Sequence[Dim] | None], spec: ModelSpec, path: str) -> None:
     """ModelFileError unless the file's outputs (batch-first shapes, in spec order) are the ones the spec's decode
     reads: their number, and each shape (symbolic dims pass)."""
-    expected = expected_outputs(spec)
-    if _is_mesh_with_score(spec):  # MediaPipe's layout: (B, 1, 1, 3N) x, y, z per point + (B, 1, 1, 1) presence
-        expected = [(1, 1, 3 * spec.head.num_points), (1, 1, 1)]
-    if len(spec.head.outputs) != len(expected):
-        raise ModelFileError(f"the spec names {len(spec.head.outputs)} outputs, decode '{spec.head.decode}' "
-                             f"reads {len(expected)}", path)
+    expected = expected_outputs(spec)  # as many as spec.head.outputs (HeadSpec checks the count for its kind)
     if len(shapes) != len(expected):
         raise ModelFileError(f"{len(shapes)} outputs, model {spec.name} has {len(expected)}", path)
     for name, shape, wanted in zip(spec.head.outputs, shapes, expected):
         if not _fits(shape, wanted):
             raise ModelFileError(f"output '{name}' has shape {_shown(shape)}, model {spec.name} gives "
                                  f"{['batch', *wanted]}: a file of another model?", path)
-
-
-def _is_mesh_with_score(spec: ModelSpec) -> bool:
-    """A landmark regression head naming two outputs: 3D points and a face-presence score (the MediaPipe face mesh
-    peer, decoded by its own function in edgekit.profile.peers)."""
-    head = spec.head
-    return head.decode == "regression" and head.output == "landmarks" and len(head.outputs) == 2
 
 
 def dtype_name(dtype) -> str:

@@ -49,7 +49,7 @@ def model_rows() -> list[dict]:
     for name in names:
         spec = create_model(name).spec
         width, height = spec.preprocess.input_size
-        rows.append({"name": name, "task": spec.task, "input": f"{width}x{height}", "decode": spec.head.decode,
+        rows.append({"name": name, "task": spec.task, "input": f"{width}x{height}", "decode": spec.head.kind,
                      "description": spec.description})
     return rows
 

@@ -31,7 +31,7 @@ def resize_to_input(x: Tensor, spec: ModelSpec) -> Tensor:
 
 
 def make_spec(name: str, size: int, head: HeadSpec, description: str, scheme: str = "ibug68") -> ModelSpec:
-    return ModelSpec(name=name, task=head.output, preprocess=rgb_preprocess(size), head=head, scheme=scheme,
+    return ModelSpec(name=name, task=head.task, preprocess=rgb_preprocess(size), head=head, scheme=scheme,
                      description=description)  # fmt: skip
 
 

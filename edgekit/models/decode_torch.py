@@ -1,5 +1,6 @@
 """Torch decoders for training and validation: the same maths as the numpy ``edgekit.runtime.decode`` (the source of
 truth; tests check equality). Regression, bins and SSR decodes are differentiable; argmax-based ones are not.
+The decoder table (edgekit.heads, rows in edgekit.runtime.decoders) names the twins at the end of this file.
 
 Layouts (docs/ARCHITECTURE.md): landmarks come back as (B, N, 2) crop pixels, angles as (B, 3) degrees.
 """
@@ -10,7 +11,8 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from edgekit.specs import HeadSpec, ModelSpec
+from edgekit.heads import BinsParams, HeatmapParams, InputSize, PipParams, SsrParams
+from edgekit.specs import ModelSpec
 
 
 def decode_regression(values: Tensor, input_size: tuple[int, int]) -> Tensor:
@@ -47,22 +49,23 @@ def gather_cells(maps: Tensor, index: Tensor) -> Tensor:
     return maps.gather(-1, index[:, :, None, None].expand(-1, -1, maps.shape[2], 1)).squeeze(-1)
 
 
-def decode_pip(score: Tensor, offset_x: Tensor, offset_y: Tensor, nb_x: Tensor, nb_y: Tensor, head: HeadSpec) -> Tensor:
+def decode_pip(score: Tensor, offset_x: Tensor, offset_y: Tensor, nb_x: Tensor, nb_y: Tensor, params: PipParams
+               ) -> Tensor:
     """PIPNet: own prediction at the score argmax plus neighbour predictions, averaged per landmark.
 
     score/offset_* (B, N, h, w); nb_* (B, N*nb, h, w) with channel l * nb + k = landmark l's k-th neighbour.
-    crop px ``x = (col + offset) * pip_stride``; landmark m = mean of its own prediction and every prediction made
-    for it by landmarks that list it in ``head.neighbors``.
+    crop px ``x = (col + offset) * stride``; landmark m = mean of its own prediction and every prediction made
+    for it by landmarks that list it in ``params.neighbors``.
     """
     batch, num_points, _, width = score.shape
     col, row = heatmap_peaks(score)
     index = row * width + col
     own = torch.stack([gather_cells(o.flatten(2).unsqueeze(2), index).squeeze(-1) for o in (offset_x, offset_y)], -1)
-    own = (own + torch.stack([col, row], -1)) * head.pip_stride  # (B, N, 2)
-    nb_maps = [m.reshape(batch, num_points, head.num_neighbors, -1) for m in (nb_x, nb_y)]
+    own = (own + torch.stack([col, row], -1)) * params.stride  # (B, N, 2)
+    nb_maps = [m.reshape(batch, num_points, params.num_neighbors, -1) for m in (nb_x, nb_y)]
     nb = torch.stack([gather_cells(m, index) for m in nb_maps], -1)  # (B, N, nb, 2) cell offsets
-    nb = (nb + torch.stack([col, row], -1)[:, :, None]) * head.pip_stride
-    targets = torch.as_tensor(head.neighbors, dtype=torch.long, device=score.device).reshape(-1)  # (N*nb,)
+    nb = (nb + torch.stack([col, row], -1)[:, :, None]) * params.stride
+    targets = torch.as_tensor(params.neighbors, dtype=torch.long, device=score.device).reshape(-1)  # (N*nb,)
     sums = own.index_add(1, targets, nb.reshape(batch, -1, 2))
     counts = torch.ones(num_points, dtype=own.dtype, device=own.device).index_add(
         0, targets, torch.ones(targets.numel(), dtype=own.dtype, device=own.device)
@@ -70,38 +73,55 @@ def decode_pip(score: Tensor, offset_x: Tensor, offset_y: Tensor, nb_x: Tensor, 
     return sums / counts[:, None]
 
 
-def decode_bins(logits: Tensor, head: HeadSpec) -> Tensor:
-    """(B, 3, num_bins) logits -> (B, 3) degrees = bin_width * sum(softmax * i) + bin_start."""
+def decode_bins(logits: Tensor, params: BinsParams) -> Tensor:
+    """(B, 3, count) logits -> (B, 3) degrees = width * sum(softmax * i) + start."""
     index = torch.arange(logits.shape[-1], dtype=logits.dtype, device=logits.device)
-    return head.bin_width * (logits.softmax(-1) * index).sum(-1) + head.bin_start
+    return params.width * (logits.softmax(-1) * index).sum(-1) + params.start
 
 
-def decode_ssr(p: Tensor, eta: Tensor, delta: Tensor, head: HeadSpec) -> Tensor:
+def decode_ssr(p: Tensor, eta: Tensor, delta: Tensor, params: SsrParams) -> Tensor:
     """SSR stagewise regression. p, eta (B, K, 3, s) logits / pre-tanh; delta (B, K, 3) pre-tanh -> (B, 3) degrees.
 
     y = V * sum_k [sum_i softmax(p_k)(i) * (i - s_k // 2 + tanh(eta_k(i)))] / prod_{j<=k} s_j (1 + lambda tanh(delta_j));
-    every stage has the same bin count s (the spec's ``ssr_stages``).
+    every stage has the same bin count s (``params.stages``).
     """
     stages = p.shape[-1]
     centre = torch.arange(stages, dtype=p.dtype, device=p.device) - stages // 2
     stage_values = (p.softmax(-1) * (centre + torch.tanh(eta))).sum(-1)  # (B, K, 3)
-    divisors = torch.cumprod(stages * (1.0 + head.ssr_lambda * torch.tanh(delta)), dim=1)  # (B, K, 3)
-    return head.ssr_range * (stage_values / divisors).sum(1)
+    divisors = torch.cumprod(stages * (1.0 + params.lam * torch.tanh(delta)), dim=1)  # (B, K, 3)
+    return params.value_range * (stage_values / divisors).sum(1)
 
 
 def decode_torch(outputs: Sequence[Tensor], spec: ModelSpec) -> Tensor:
-    """Raw outputs in ``spec.head.outputs`` order -> (B, N, 2) crop px or (B, 3) degrees."""
-    head = spec.head
-    if head.decode == "regression":
-        if head.output == "pose":
-            return outputs[0]
-        return decode_regression(outputs[0], spec.preprocess.input_size)
-    if head.decode == "heatmap_argmax":
-        return decode_heatmap_argmax(outputs[0], head.heatmap_stride)
-    if head.decode == "pip":
-        return decode_pip(*outputs, head=head)
-    if head.decode == "bins":
-        return decode_bins(outputs[0], head)
-    if head.decode == "ssr":
-        return decode_ssr(*outputs, head=head)
-    raise ValueError(f"no torch decoder for '{head.decode}' (no zoo model uses it)")
+    """Raw outputs in ``spec.head.outputs`` order -> (B, N, 2) crop px or (B, 3) degrees, by the head kind's torch
+    twin in the decoder table (ValueError for a kind without one)."""
+    twin = spec.head.decoder.torch_decode()
+    return twin(outputs, spec.head.params, spec.preprocess.input_size)
+
+
+# ----------------------------------------------------------------------------- the decoder table's torch twins
+# (outputs, params, input size (w, h)) -> (B, N, 2) crop px / (B, 3) degrees, as the numpy rows
+
+
+def regression(outputs: Sequence[Tensor], params: object, input_size: InputSize) -> Tensor:
+    return decode_regression(outputs[0], input_size)
+
+
+def pose_regression(outputs: Sequence[Tensor], params: object, input_size: InputSize) -> Tensor:
+    return outputs[0]
+
+
+def heatmap_argmax(outputs: Sequence[Tensor], params: HeatmapParams, input_size: InputSize) -> Tensor:
+    return decode_heatmap_argmax(outputs[0], params.stride)
+
+
+def pip(outputs: Sequence[Tensor], params: PipParams, input_size: InputSize) -> Tensor:
+    return decode_pip(*outputs, params)
+
+
+def bins(outputs: Sequence[Tensor], params: BinsParams, input_size: InputSize) -> Tensor:
+    return decode_bins(outputs[0], params)
+
+
+def ssr(outputs: Sequence[Tensor], params: SsrParams, input_size: InputSize) -> Tensor:
+    return decode_ssr(*outputs, params)

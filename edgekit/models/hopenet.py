@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from edgekit.heads import BinsParams, HeadSpec
 from edgekit.models.base import FaceModel, make_spec
 from edgekit.models.blocks import conv_bn_act, mobilenet_v2
 from edgekit.models.losses import bins_loss
 from edgekit.registry import register_model
-from edgekit.specs import HeadSpec
 
 INPUT_SIZE = 112
 NUM_BINS = 66
@@ -28,8 +28,7 @@ class HopenetMBV2(FaceModel):
         )
         self.fc = nn.Linear(LAST_CHANNELS, 3 * NUM_BINS)
         self.alpha = alpha
-        head = HeadSpec(output="pose", decode="bins", outputs=("bins",), num_bins=NUM_BINS, bin_width=3.0,
-                        bin_start=-99.0)  # fmt: skip
+        head = HeadSpec("bins", ("bins",), BinsParams(count=NUM_BINS, width=3.0, start=-99.0))
         description = f"Hopenet: MobileNetV2 {width}x, 3 x 66 bins, {input_size} RGB"
         self.spec = make_spec("hopenet_mbv2", input_size, head, description)
 
@@ -37,7 +36,7 @@ class HopenetMBV2(FaceModel):
         return (self.fc(self.features(x)).view(-1, 3, NUM_BINS),)
 
     def loss(self, train_out: dict[str, Tensor], batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
-        return bins_loss(train_out["bins"], batch["pose"], self.spec.head, self.alpha)
+        return bins_loss(train_out["bins"], batch["pose"], self.spec.head.params, self.alpha)
 
 
 @register_model("hopenet_mbv2")

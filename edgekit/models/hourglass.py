@@ -32,7 +32,7 @@ from edgekit.models.base import FaceModel, make_spec, resize_to_input
 from edgekit.models.blocks import conv_bn_act
 from edgekit.models.losses import heatmap_loss
 from edgekit.registry import register_model
-from edgekit.specs import HeadSpec
+from edgekit.heads import HeadSpec, HeatmapParams
 
 INPUT_SIZE = 256
 STRIDE = 4  # 64x64 heatmaps
@@ -129,8 +129,7 @@ class StackedHourglass(FaceModel):
         self.stacks = nn.ModuleList([Stack(channels, num_points) for _ in range(stacks)])
         self.remaps = nn.ModuleList([Remap(channels, num_points) for _ in range(stacks - 1)])
         self.channels, self.sigma, self.foreground = channels, sigma, foreground
-        head = HeadSpec(output="landmarks", decode="heatmap_argmax", outputs=("heatmaps",), num_points=num_points,
-                        heatmap_stride=STRIDE)  # fmt: skip
+        head = HeadSpec("heatmap_argmax", ("heatmaps",), HeatmapParams(num_points, STRIDE))
         description = f"Stacked hourglass: {stacks} stacks x {channels} ch, {num_points} heatmaps 64x64, 256 RGB"
         self.spec = make_spec(name, INPUT_SIZE, head, description, scheme)
 

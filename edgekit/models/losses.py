@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from edgekit.heads import BinsParams, PipParams
 from edgekit.models.decode_torch import decode_bins, gather_cells
 from edgekit.models.heatmap_targets import gaussian_heatmaps
-from edgekit.specs import HeadSpec
 
 if TYPE_CHECKING:
     from edgekit.train.recipe import LossConfig
@@ -160,7 +160,7 @@ def kd_pair_loss(student: Sequence[Tensor], teacher: Sequence[Tensor]) -> Tensor
     return sum(F.mse_loss(cosine_affinity(s), cosine_affinity(t)) for s, t in zip(student, teacher, strict=True))
 
 
-def pip_loss(outputs: Sequence[Tensor], landmarks: Tensor, head: HeadSpec, score_weight: float = 10.0) -> tuple[
+def pip_loss(outputs: Sequence[Tensor], landmarks: Tensor, params: PipParams, score_weight: float = 10.0) -> tuple[
     Tensor, dict[str, float]
 ]:
     """PIPNet: score_weight * MSE(score maps, one-hot GT cell) + L1 on own and neighbour offsets at the GT cell.
@@ -171,7 +171,7 @@ def pip_loss(outputs: Sequence[Tensor], landmarks: Tensor, head: HeadSpec, score
     score, offset_x, offset_y, nb_x, nb_y = outputs
     batch, num_points, height, width = score.shape
     points, visible = visible_points(landmarks)
-    cells = points / head.pip_stride  # (B, N, 2) continuous cell coordinates
+    cells = points / params.stride  # (B, N, 2) continuous cell coordinates
     col = cells[..., 0].floor().clamp(0, width - 1).long()
     row = cells[..., 1].floor().clamp(0, height - 1).long()
     index = row * width + col  # (B, N)
@@ -180,9 +180,9 @@ def pip_loss(outputs: Sequence[Tensor], landmarks: Tensor, head: HeadSpec, score
     origin = torch.stack([col, row], -1).to(points.dtype)  # (B, N, 2)
     own = torch.cat([gather_cells(m.flatten(2).unsqueeze(2), index) for m in (offset_x, offset_y)], -1)
     own_loss = weighted_mean((own - (cells - origin)).abs(), visible[..., None])
-    neighbors = torch.as_tensor(head.neighbors, dtype=torch.long, device=score.device)  # (N, nb)
+    neighbors = torch.as_tensor(params.neighbors, dtype=torch.long, device=score.device)  # (N, nb)
     nb_pred = torch.stack(
-        [gather_cells(m.reshape(batch, num_points, head.num_neighbors, -1), index) for m in (nb_x, nb_y)], -1
+        [gather_cells(m.reshape(batch, num_points, params.num_neighbors, -1), index) for m in (nb_x, nb_y)], -1
     )  # (B, N, nb, 2)
     nb_target = cells[:, neighbors] - origin[:, :, None]
     nb_mask = (visible[:, :, None] * visible[:, neighbors])[..., None]
@@ -192,13 +192,13 @@ def pip_loss(outputs: Sequence[Tensor], landmarks: Tensor, head: HeadSpec, score
     return total, parts
 
 
-def bins_loss(logits: Tensor, pose: Tensor, head: HeadSpec, alpha: float) -> tuple[Tensor, dict[str, float]]:
+def bins_loss(logits: Tensor, pose: Tensor, params: BinsParams, alpha: float) -> tuple[Tensor, dict[str, float]]:
     """Hopenet: cross-entropy on the bin (``digitize(angle, bins) - 1``, clamped) + alpha * MSE of the expectation."""
     target, known = known_poses(pose)
     num_bins = logits.shape[-1]
-    bins = torch.floor((target - head.bin_start) / head.bin_width).clamp(0, num_bins - 1).long()
+    bins = torch.floor((target - params.start) / params.width).clamp(0, num_bins - 1).long()
     ce = F.cross_entropy(logits.reshape(-1, num_bins), bins.reshape(-1), reduction="none").view_as(target)
-    squared = (decode_bins(logits, head) - target) ** 2
+    squared = (decode_bins(logits, params) - target) ** 2
     ce_mean, mse_mean = weighted_mean(ce, known[:, None]), weighted_mean(squared, known[:, None])
     total = ce_mean + alpha * mse_mean
     return total, {"loss": total.item(), "ce": ce_mean.item(), "mse": mse_mean.item()}

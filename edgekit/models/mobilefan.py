@@ -16,7 +16,7 @@ from edgekit.models.base import FaceModel, Teacher, make_spec, resize_to_input
 from edgekit.models.blocks import BasicBlock, conv_bn_act, mobilenet_v2
 from edgekit.models.losses import heatmap_loss, kd_pair_loss, kd_pixel_loss
 from edgekit.registry import register_model
-from edgekit.specs import HeadSpec
+from edgekit.heads import HeadSpec, HeatmapParams
 
 INPUT_SIZE = 128
 NUM_POINTS = 68
@@ -56,8 +56,7 @@ class HeatmapNet(FaceModel):
         )
         self.final = nn.Conv2d(channels, NUM_POINTS, 1)
         self.sigma, self.foreground = sigma, foreground  # target width (cells), foreground weight of the MSE
-        head = HeadSpec(output="landmarks", decode="heatmap_argmax", outputs=("heatmaps",), num_points=NUM_POINTS,
-                        heatmap_stride=STRIDE)  # fmt: skip
+        head = HeadSpec("heatmap_argmax", ("heatmaps",), HeatmapParams(NUM_POINTS, STRIDE))
         self.spec = make_spec(name, INPUT_SIZE, head, description)
 
     def stage_features(self, x: Tensor) -> list[Tensor]:

@@ -11,7 +11,7 @@ from edgekit.models.base import FaceModel, make_spec
 from edgekit.models.blocks import InvertedResidual, conv_bn_act, depthwise_bn_act, make_divisible
 from edgekit.models.losses import pfld_loss
 from edgekit.registry import register_model
-from edgekit.specs import HeadSpec
+from edgekit.heads import HeadSpec, RegressionParams
 
 INPUT_SIZE = 112
 NUM_POINTS = 68
@@ -65,7 +65,7 @@ class PFLD(FaceModel):
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.fc = nn.Linear(t16 + t32 + t128, 2 * NUM_POINTS)
         self.aux = AuxiliaryNet(c64, width)
-        head = HeadSpec(output="landmarks", decode="regression", outputs=("landmarks",), num_points=NUM_POINTS)
+        head = HeadSpec("regression", ("landmarks",), RegressionParams(NUM_POINTS))
         self.spec = make_spec(name, INPUT_SIZE, head, f"PFLD {width}x: MobileNetV2 regressor, 68 points, 112 RGB")
 
     def landmarks_from(self, block4: Tensor) -> Tensor:

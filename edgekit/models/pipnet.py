@@ -14,7 +14,7 @@ from edgekit.models.blocks import conv_bn_act, mobilenet_v2, mobilenet_v3_large
 from edgekit.models.losses import pip_loss
 from edgekit.models.pipnet_meanface import MEANFACE_68
 from edgekit.registry import register_model
-from edgekit.specs import HeadSpec
+from edgekit.heads import HeadSpec, PipParams
 
 INPUT_SIZE = 256
 STRIDE = 32
@@ -33,9 +33,7 @@ def nearest_neighbors(meanface: tuple[float, ...], count: int) -> tuple[tuple[in
 
 
 def pip_head_spec(meanface: tuple[float, ...] = MEANFACE_68) -> HeadSpec:
-    return HeadSpec(output="landmarks", decode="pip", outputs=OUTPUTS, num_points=len(meanface) // 2,
-                    pip_stride=STRIDE, num_neighbors=NUM_NEIGHBORS, meanface=meanface,
-                    neighbors=nearest_neighbors(meanface, NUM_NEIGHBORS))  # fmt: skip
+    return HeadSpec("pip", OUTPUTS, PipParams(STRIDE, meanface, nearest_neighbors(meanface, NUM_NEIGHBORS)))
 
 
 class PIPNet(FaceModel):
@@ -53,7 +51,7 @@ class PIPNet(FaceModel):
         return tuple(head(features) for head in self.heads)
 
     def loss(self, train_out: dict[str, Tensor], batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
-        return pip_loss(self.outputs_of(train_out), batch["landmarks"], self.spec.head)
+        return pip_loss(self.outputs_of(train_out), batch["landmarks"], self.spec.head.params)
 
 
 @register_model("pipnet_mbv2")

@@ -13,7 +13,7 @@ from edgekit.models.base import FaceModel, make_spec
 from edgekit.models.blocks import SeparableConv, conv_bn_act
 from edgekit.models.decode_torch import decode_ssr
 from edgekit.models.losses import pose_l1
-from edgekit.specs import HeadSpec
+from edgekit.heads import HeadSpec, SsrParams
 
 INPUT_SIZE = 64
 STAGES = (3, 3, 3)
@@ -22,8 +22,7 @@ SSR_OUTPUTS = ("p", "eta", "delta")
 
 
 def ssr_head_spec() -> HeadSpec:
-    return HeadSpec(output="pose", decode="ssr", outputs=SSR_OUTPUTS, ssr_stages=STAGES, ssr_range=99.0,
-                    ssr_lambda=1.0)  # fmt: skip
+    return HeadSpec("ssr", SSR_OUTPUTS, SsrParams(stages=STAGES, value_range=99.0, lam=1.0))
 
 
 def stream_conv(c_in: int, c_out: int, act: type[nn.Module], separable: bool) -> nn.Module:
@@ -97,6 +96,6 @@ class SSRModel(FaceModel):
 
     def loss(self, train_out: dict[str, Tensor], batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
         """L1 on the decoded angles (degrees), over the rows with a known pose."""
-        angles = decode_ssr(*self.outputs_of(train_out), head=self.spec.head)
+        angles = decode_ssr(*self.outputs_of(train_out), self.spec.head.params)
         total = pose_l1(angles, batch["pose"])
         return total, {"loss": total.item(), "mae": total.item()}

@@ -57,16 +57,18 @@ def _median_ms(fn: Callable[[], object], repeats: int) -> float:
 
 def _open(job: Job):
     """(runner, spec, decode: outputs -> (B, N, 2) crop px or (B, 3) degrees)."""
+    from edgekit.runtime.decode import decode
+
     if job.peer:
         from edgekit.backend.tflite.runner import TFLiteRunner
         from edgekit.profile.peers import get_peer
 
-        peer = get_peer(job.peer)
-        return TFLiteRunner(job.source, job.threads, spec=peer.spec).open(), peer.spec, peer.decode
-    from edgekit.runtime.decode import decode
-    from edgekit.runtime.source import open_source
+        spec = get_peer(job.peer).spec
+        runner = TFLiteRunner(job.source, job.threads, spec=spec).open()
+    else:
+        from edgekit.runtime.source import open_source
 
-    runner, spec = open_source(job.source, job.threads, job.choice)
+        runner, spec = open_source(job.source, job.threads, job.choice)
     return runner, spec, lambda outputs: decode(outputs, spec.head, spec.preprocess.input_size)
 
 

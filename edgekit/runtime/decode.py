@@ -1,16 +1,19 @@
 """Every decoder of edgekit, in numpy (float32 in/out, batch first). The single source of truth: torch decoders
-used in training are tested against these. Layouts and coordinate maps are in docs/ARCHITECTURE.md.
+used in training are tested against these. Layouts and coordinate maps are in docs/ARCHITECTURE.md; which decode a
+head runs is its kind's row of the decoder table (edgekit.heads, rows in edgekit.runtime.decoders).
 
 Heatmap decoders return *cells* (x = column, y = row, float); ``heatmap_to_crop`` maps them to crop pixels.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
 from edgekit.errors import SpecError
-from edgekit.specs import HeadSpec
+
+if TYPE_CHECKING:
+    from edgekit.heads import HeadSpec
 
 F32 = np.float32
 
@@ -156,48 +159,20 @@ def ssr(p_logits: np.ndarray, eta: np.ndarray, delta: np.ndarray, stages: Sequen
     return (F32(value_range) * (stage_values / denominators).sum(axis=1)).astype(F32)
 
 
-EXPECTED_OUTPUTS = {"regression": 1, "heatmap_argmax": 1, "soft_argmax": 1, "local_soft_argmax": 1,
-                    "pip": 5, "bins": 1, "ssr": 3}
-POSE_DECODES = ("regression", "bins", "ssr")
-
-
 def _ordered(outputs: Sequence[np.ndarray] | Mapping[str, np.ndarray], head: HeadSpec) -> list[np.ndarray]:
     if isinstance(outputs, Mapping):
         missing = [name for name in head.outputs if name not in outputs]
         if missing:
             raise SpecError(f"model outputs {sorted(outputs)} lack {missing} named by the head spec")
         outputs = [outputs[name] for name in head.outputs]
-    expected = EXPECTED_OUTPUTS[head.decode]
-    if len(outputs) != expected:
-        raise SpecError(f"decode '{head.decode}' needs {expected} output tensors, got {len(outputs)}")
+    if len(outputs) != len(head.outputs):
+        raise SpecError(f"decode '{head.kind}' needs {len(head.outputs)} output tensors, got {len(outputs)}")
     return [np.asarray(o, dtype=F32) for o in outputs]
 
 
 def decode(outputs: Sequence[np.ndarray] | Mapping[str, np.ndarray], head: HeadSpec,
            input_size: tuple[int, int] | None = None) -> np.ndarray:
     """Raw model outputs (in ``head.outputs`` order, or a dict by name) -> (B, N, 2) crop pixels for landmark heads,
-    (B, 3) degrees (yaw, pitch, roll) for pose heads. ``input_size`` (w, h) is needed by regression landmarks."""
-    tensors = _ordered(outputs, head)
-    if head.output == "pose":
-        if head.decode not in POSE_DECODES:
-            raise SpecError(f"decode '{head.decode}' cannot produce pose angles")
-        if head.decode == "bins":
-            return bins(tensors[0], head.bin_width, head.bin_start)
-        if head.decode == "ssr":
-            return ssr(*tensors, head.ssr_stages, head.ssr_range, head.ssr_lambda)
-        return tensors[0].reshape(len(tensors[0]), 3)
-    if head.decode == "regression":
-        if input_size is None:
-            raise SpecError("regression landmarks need the crop input_size to decode")
-        return regression_landmarks(tensors[0], input_size)
-    if head.decode == "pip":
-        return pip(*tensors, head.pip_stride, head.neighbors)
-    if head.decode == "heatmap_argmax":
-        cells = heatmap_argmax(tensors[0])
-    elif head.decode == "soft_argmax":
-        cells = soft_argmax(tensors[0], head.soft_argmax_beta)
-    elif head.decode == "local_soft_argmax":
-        cells = local_soft_argmax(tensors[0], head.soft_argmax_beta, head.local_radius)
-    else:
-        raise SpecError(f"decode '{head.decode}' cannot produce landmarks")
-    return heatmap_to_crop(cells, head.heatmap_stride)
+    (B, 3) degrees (yaw, pitch, roll) for pose heads, by the head kind's row of the decoder table
+    (``edgekit.runtime.decoders``). ``input_size`` (w, h) is needed by regression landmarks."""
+    return head.decoder.numpy(_ordered(outputs, head), head.params, input_size)

@@ -46,20 +46,33 @@ def test_symbolic_dims_pass_and_fixed_ones_must_match():
         check_outputs([[1, 68, 32, 32]] * 2, spec, "m.onnx")
 
 
-def test_output_count_of_the_spec_itself():
+def test_a_head_names_as_many_outputs_as_its_kind_reads():
     spec = create_model("pfld_0.25x").spec
-    three = dataclasses.replace(spec, head=dataclasses.replace(spec.head, outputs=("a", "b", "c")))
-    with pytest.raises(ModelFileError, match="the spec names 3 outputs, decode 'regression' reads 1"):
-        check_outputs([[1, 136]] * 3, three, "m.onnx")
+    with pytest.raises(ValueError, match=r"outputs must name 1 tensors for kind 'regression' \(points\)"):
+        dataclasses.replace(spec.head, outputs=("a", "b", "c"))
 
 
-def test_a_regression_head_with_a_score_is_the_mesh_layout():
-    """Two outputs on a landmark regression head: 3D points and a presence score, as MediaPipe's face mesh."""
-    spec = create_model("pfld_0.25x").spec
-    mesh = dataclasses.replace(spec, head=dataclasses.replace(spec.head, outputs=("points", "score")))
-    check_outputs([[1, 1, 1, 204], [1, 1, 1, 1]], mesh, "m.tflite")
-    with pytest.raises(ModelFileError, match="output 'points' has shape"):
-        check_outputs([[1, 136], [1, 1]], mesh, "m.tflite")
+def test_every_decode_kind_gives_one_shape_per_output():
+    from edgekit.heads import decoder_table
+    from edgekit.profile.peers import MEDIAPIPE_SPEC
+
+    for name in list_models():
+        spec = create_model(name).spec
+        assert len(expected_outputs(spec)) == len(spec.head.outputs) == len(spec.head.decoder.roles)
+    assert len(expected_outputs(MEDIAPIPE_SPEC)) == 2 and "face_mesh" in decoder_table()
+
+
+def test_the_face_mesh_kind_reads_points_and_a_score():
+    """MediaPipe's face mesh (the peer registers the kind): (B, 1, 1, 3N) points and a (B, 1, 1, 1) presence."""
+    from edgekit.profile.peers import MEDIAPIPE_SPEC
+
+    assert expected_outputs(MEDIAPIPE_SPEC) == [(1, 1, 1404), (1, 1, 1)]
+    check_outputs([[1, 1, 1, 1404], [1, 1, 1, 1]], MEDIAPIPE_SPEC, "m.tflite")
+    with pytest.raises(ModelFileError, match="output 'conv2d_21' has shape"):
+        check_outputs([[1, 1404], [1, 1]], MEDIAPIPE_SPEC, "m.tflite")
+    pfld = create_model("pfld_0.25x").spec  # a landmark regression head is not the mesh layout
+    with pytest.raises(ModelFileError, match="2 outputs, model pfld_0.25x has 1"):
+        check_outputs([[1, 1, 1, 204], [1, 1, 1, 1]], pfld, "m.tflite")
 
 
 @pytest.mark.parametrize("dtype, name", [("tensor(float)", "float32"), ("tensor(float16)", "float16"),

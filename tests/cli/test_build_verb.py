@@ -12,7 +12,7 @@ from edgekit.backend.tensorrt.loader import tensorrt_available
 from edgekit.export.tensorrt import trtexec_command
 from edgekit.specs import HeadSpec, ModelSpec, PreprocessSpec, load_target
 
-SPEC = ModelSpec("toy", "pose", PreprocessSpec((8, 8)), HeadSpec("pose", "regression", ("pose",)))
+SPEC = ModelSpec("toy", "pose", PreprocessSpec((8, 8)), HeadSpec("pose_regression", ("pose",)))
 
 
 def _onnx(qdq: bool) -> onnx.ModelProto:

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from edgekit.heads import RegressionParams
 from edgekit.profile.worker import sample_image_path
 from edgekit.runtime.detect import detect_face
 from edgekit.runtime.facemodel import MEAN_FACE_68_3D
@@ -19,9 +20,9 @@ HOPPER = sample_image_path()
 CORNERS = (150.0, 100.0, 380.0, 330.0)
 PRE = PreprocessSpec(input_size=(64, 64))
 LANDMARK_SPEC = ModelSpec(name="const68", task="landmarks", scheme="ibug68", preprocess=PRE,
-                          head=HeadSpec(output="landmarks", decode="regression", outputs=("landmarks",), num_points=68))
+                          head=HeadSpec("regression", ("landmarks",), RegressionParams(68)))
 POSE_SPEC = ModelSpec(name="const_pose", task="pose", preprocess=PRE,
-                      head=HeadSpec(output="pose", decode="regression", outputs=("pose",)))
+                      head=HeadSpec("pose_regression", ("pose",)))
 
 
 def constant_onnx(path, spec: ModelSpec, values: np.ndarray):

@@ -300,7 +300,7 @@ def write_tflite(root: Path, pfld) -> Corpus:
     folder.mkdir()
     pose = dataclasses.replace(pfld, name="toy_pose", task="pose",
                                preprocess=dataclasses.replace(pfld.preprocess, input_size=(1, 1), layout="NHWC"),
-                               head=HeadSpec(output="pose", decode="regression", outputs=("pose",)))
+                               head=HeadSpec("pose_regression", ("pose",)))
     return {
         "tflite_wrong_output": reshape_tflite(folder / "wrong_output.tflite", pfld, [1, 112, 112, 3],
                                               [1, 112 * 112 * 3]),

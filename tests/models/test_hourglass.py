@@ -43,7 +43,7 @@ def train_steps(model, batch: dict[str, torch.Tensor], steps: int, lr: float) ->
 def test_two_stacks_of_64x64_heatmaps_and_only_the_last_is_the_output():
     model = small_hourglass().eval()
     assert len(model.stacks) == 2 and len(model.remaps) == 1
-    assert model.spec.preprocess.input_size == (256, 256) and model.spec.head.heatmap_stride == 4
+    assert model.spec.preprocess.input_size == (256, 256) and model.spec.head.params.stride == 4
     image = face_batch()["image"]
     with torch.no_grad():
         (output,) = model(image)

@@ -13,11 +13,11 @@ from edgekit.models.losses import (
 )  # fmt: skip
 from edgekit.models.heatmap_targets import gaussian_heatmaps
 from edgekit.models.pipnet import pip_head_spec
-from edgekit.specs import HeadSpec
+from edgekit.heads import BinsParams
 from edgekit.train.recipe import LossConfig
 
 NAN = float("nan")
-BINS_HEAD = HeadSpec(output="pose", decode="bins", outputs=("bins",))
+BINS = BinsParams()
 
 
 def test_visible_points_and_weighted_mean():
@@ -51,7 +51,7 @@ def test_pfld_attribute_weights_favour_rare_attributes():
 
 
 def test_pip_loss_is_zero_for_perfect_outputs():
-    head = pip_head_spec()
+    head = pip_head_spec().params
     face = torch.tensor(head.meanface).view(1, 68, 2) * 256
     cells = face / 32
     col, row = cells[..., 0].floor().long(), cells[..., 1].floor().long()
@@ -73,11 +73,11 @@ def test_bins_loss_uses_digitize_bins():
     expected = np.digitize(angles.numpy(), np.arange(-99, 102, 3)) - 1  # Hopenet's labels
     logits = torch.full((1, 3, 66), -30.0)
     logits[0, torch.arange(3), torch.as_tensor(expected[0])] = 30.0  # certain of the right bins
-    loss, parts = bins_loss(logits, angles, BINS_HEAD, alpha=1.0)
+    loss, parts = bins_loss(logits, angles, BINS, alpha=1.0)
     assert parts["ce"] == pytest.approx(0.0, abs=1e-6)
     # expectation = 3 * bin - 99 -> errors 0, 0 - (3 * 33 - 99) = 0, 98.9 - 96 = 2.9
     assert parts["mse"] == pytest.approx(2.9**2 / 3, rel=1e-4)
-    loss, parts = bins_loss(logits, torch.full((1, 3), NAN), BINS_HEAD, alpha=1.0)
+    loss, parts = bins_loss(logits, torch.full((1, 3), NAN), BINS, alpha=1.0)
     assert loss.item() == 0.0
 
 

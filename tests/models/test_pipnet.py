@@ -17,7 +17,7 @@ def test_nearest_neighbors_hand_case():
 
 
 def test_head_spec_tables():
-    head = pip_head_spec()
+    head = pip_head_spec().params
     assert len(head.meanface) == 136 and len(head.neighbors) == 68
     table = np.array(head.neighbors)
     assert table.shape == (68, 10) and not (table == np.arange(68)[:, None]).any()

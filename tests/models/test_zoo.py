@@ -47,18 +47,18 @@ def make_batch(spec: ModelSpec, size: int = 2, seed: int = 0) -> dict[str, torch
 
 
 def expected_shapes(spec: ModelSpec, batch: int) -> list[tuple[int, ...]]:
-    head, (width, height) = spec.head, spec.preprocess.input_size
-    n = head.num_points
-    if head.decode == "regression":
+    kind, params, (width, height) = spec.head.kind, spec.head.params, spec.preprocess.input_size
+    n = spec.head.num_points
+    if kind == "regression":
         return [(batch, 2 * n)]
-    if head.decode == "heatmap_argmax":
-        return [(batch, n, height // head.heatmap_stride, width // head.heatmap_stride)]
-    if head.decode == "pip":
-        grid = (height // head.pip_stride, width // head.pip_stride)
-        return [(batch, n, *grid)] * 3 + [(batch, n * head.num_neighbors, *grid)] * 2
-    if head.decode == "bins":
-        return [(batch, 3, head.num_bins)]
-    stages, bins = len(head.ssr_stages), head.ssr_stages[0]
+    if kind == "heatmap_argmax":
+        return [(batch, n, height // params.stride, width // params.stride)]
+    if kind == "pip":
+        grid = (height // params.stride, width // params.stride)
+        return [(batch, n, *grid)] * 3 + [(batch, n * params.num_neighbors, *grid)] * 2
+    if kind == "bins":
+        return [(batch, 3, params.count)]
+    stages, bins = len(params.stages), params.stages[0]
     return [(batch, stages, 3, bins)] * 2 + [(batch, stages, 3)]
 
 
@@ -70,7 +70,7 @@ def test_every_model_is_registered():
 def test_outputs_match_the_head_spec(name):
     model = build(name).eval()
     spec = model.spec
-    assert spec.name == name and spec.description and spec.task == spec.head.output
+    assert spec.name == name and spec.description and spec.task == spec.head.task
     with torch.no_grad():
         outputs = model(input_for(spec, batch=2))
         train_out = model.forward_train(input_for(spec, batch=2))

@@ -49,6 +49,7 @@ def test_bad_wheels_are_one_line_errors(tmp_path, monkeypatch):
 
 def test_landmarks_fall_on_grace_hoppers_face(face_landmark):
     from edgekit.backend.tflite.runner import TFLiteRunner
+    from edgekit.runtime.decode import decode
     from edgekit.runtime.detect import detect_face
     from edgekit.runtime.preprocess import box_from_detection, preprocess, to_image
 
@@ -60,7 +61,7 @@ def test_landmarks_fall_on_grace_hoppers_face(face_landmark):
     with TFLiteRunner(str(face_landmark), 1, spec=peer.spec) as runner:
         outputs = runner.infer(tensor[None])
     assert outputs[1].item() > 0  # face-presence logit: a face
-    points = to_image(peer.decode(outputs), matrix)[0]  # (468, 2) image px
+    points = to_image(decode(outputs, peer.spec.head), matrix)[0]  # (468, 2) image px, the face_mesh decode
     assert points.shape == (468, 2)
     # face mesh 33 / 263: outer eye corners; 1: nose tip (Grace Hopper's eyes ~ (225, 200), (310, 195))
     right_eye, left_eye, nose = points[33], points[263], points[1]

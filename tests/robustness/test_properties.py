@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from edgekit.data.readers import format_pts, read_pts_points
+from edgekit.heads import HeatmapParams
 from edgekit.runtime.decode import bins, decode, local_soft_argmax, soft_argmax, ssr
 from edgekit.runtime.preprocess import Box, apply_affine, crop_matrix, to_image
 from edgekit.specs import HeadSpec, PreprocessSpec
@@ -66,8 +67,7 @@ def test_one_hot_heatmap_decodes_to_its_cell_centre(shape, stride, data):
     maps = np.zeros(shape, np.float32)
     b, n = np.indices((batch, count))
     maps[b, n, rows, cols] = 1.0
-    head = HeadSpec(output="landmarks", decode="heatmap_argmax", outputs=("heatmaps",), num_points=count,
-                    heatmap_stride=stride)
+    head = HeadSpec("heatmap_argmax", ("heatmaps",), HeatmapParams(count, stride))
     pixels = decode([maps], head)  # (B, N, 2) crop px
     expected = np.stack([cols, rows], axis=-1) * stride + (stride - 1) / 2
     np.testing.assert_array_equal(pixels, expected.astype(np.float32))

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from edgekit.errors import SpecError
+from edgekit.heads import HeatmapParams, RegressionParams
 from edgekit.runtime.decode import (bins, crop_to_heatmap, decode, heatmap_argmax, heatmap_to_crop,
                                     local_soft_argmax, pip, regression_landmarks, soft_argmax, ssr)
 from edgekit.specs import HeadSpec
@@ -190,23 +191,23 @@ def test_ssr_matches_fsanet_loops():
 
 
 def test_decode_dispatch_by_order_or_name():
-    head = HeadSpec(output="landmarks", decode="soft_argmax", outputs=("hm",), num_points=2, heatmap_stride=4)
+    head = HeadSpec("soft_argmax", ("hm",), HeatmapParams(2, stride=4))
     maps = RNG.normal(size=(1, 2, 8, 8)).astype(np.float32)
     expected = heatmap_to_crop(soft_argmax(maps), 4)
     np.testing.assert_allclose(decode([maps], head), expected)
     np.testing.assert_allclose(decode({"hm": maps, "extra": maps}, head), expected)
-    pose = HeadSpec(output="pose", decode="bins", outputs=("logits",))
+    pose = HeadSpec("bins", ("logits",))
     assert decode([np.zeros((3, 3, 66))], pose).shape == (3, 3)
-    regression = HeadSpec(output="landmarks", decode="regression", outputs=("out",), num_points=2)
+    regression = HeadSpec("regression", ("out",), RegressionParams(2))
     np.testing.assert_allclose(decode([np.full((1, 4), 0.5)], regression, (112, 112)), [[[56, 56], [56, 56]]])
 
 
 def test_decode_rejects_mismatched_outputs():
-    head = HeadSpec(output="pose", decode="ssr", outputs=("p", "eta", "delta"))
+    head = HeadSpec("ssr", ("p", "eta", "delta"))
     with pytest.raises(SpecError, match="needs 3 output tensors"):
         decode([np.zeros((1, 3, 3, 3))], head)
     with pytest.raises(SpecError, match="lack"):
         decode({"p": np.zeros(1)}, head)
-    regression = HeadSpec(output="landmarks", decode="regression", outputs=("out",), num_points=2)
+    regression = HeadSpec("regression", ("out",), RegressionParams(2))
     with pytest.raises(SpecError, match="input_size"):
         decode([np.zeros((1, 4))], regression)

@@ -7,6 +7,7 @@ from torch import nn
 
 from edgekit.backend.torch.runner import TorchRunner
 from edgekit.errors import EdgekitError
+from edgekit.heads import RegressionParams
 from edgekit.runtime.predictor import Predictor
 from edgekit.runtime.preprocess import Box
 from edgekit.specs import HeadSpec, ModelSpec, PreprocessSpec
@@ -28,7 +29,7 @@ class Constant(nn.Module):
 
 
 def landmark_model(num_points: int, crop_x: float, crop_y: float) -> Constant:
-    head = HeadSpec(output="landmarks", decode="regression", outputs=("landmarks",), num_points=num_points)
+    head = HeadSpec("regression", ("landmarks",), RegressionParams(num_points))
     spec = ModelSpec("const", "landmarks", PreprocessSpec(input_size=(SIZE, SIZE)), head, scheme="ibug68")
     return Constant(spec, [crop_x / SIZE, crop_y / SIZE] * num_points)
 
@@ -75,7 +76,7 @@ def test_ibug68_landmarks_give_solvepnp_pose_and_pose_heads_give_angles():
     result = predictor.predict(image, landmarks_hint=landmarks)
     np.testing.assert_allclose(result.landmarks, landmarks, atol=1e-3)
     np.testing.assert_allclose(result.pose, [25.0, -10.0, 5.0], atol=1.0)  # same 3D face, same camera
-    head = HeadSpec(output="pose", decode="regression", outputs=("pose",))
+    head = HeadSpec("pose_regression", ("pose",))
     spec = ModelSpec("p", "pose", PreprocessSpec(input_size=(SIZE, SIZE)), head)
     pose_predictor = Predictor(TorchRunner(Constant(spec, [12.0, -3.0, 4.5])), spec)
     results = pose_predictor.predict_batch([image, image], [Box(128, 128, 150), Box(100, 100, 80)])

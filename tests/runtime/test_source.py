@@ -8,11 +8,12 @@ import pytest
 
 from edgekit.artifact import Manifest, describe_file, write_manifest
 from edgekit.errors import EdgekitError, ModelFileError
+from edgekit.heads import RegressionParams
 from edgekit.runtime.source import open_source, pick_model
 from edgekit.specs import HeadSpec, ModelSpec, PreprocessSpec
 
 SPEC = ModelSpec(name="tiny_landmarks", task="landmarks", scheme="tiny", preprocess=PreprocessSpec(input_size=(32, 32)),
-                 head=HeadSpec(output="landmarks", decode="regression", outputs=("landmarks",), num_points=5))
+                 head=HeadSpec("regression", ("landmarks",), RegressionParams(5)))
 
 
 @pytest.fixture()

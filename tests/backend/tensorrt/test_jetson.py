@@ -19,7 +19,7 @@ IMAGENET = dict(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
 
 def _spec(color="RGB", mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)) -> ModelSpec:
     return ModelSpec("toy", "pose", PreprocessSpec((16, 16), color=color, mean=mean, std=std),
-                     HeadSpec("pose", "regression", ("pose",)))
+                     HeadSpec("pose_regression", ("pose",)))
 
 
 def _onnx(qdq: bool) -> onnx.ModelProto:

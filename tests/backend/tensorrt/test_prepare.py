@@ -285,7 +285,7 @@ def test_validate_target(target, expected):
 
 
 def test_onnx_for_tensorrt_picks_by_precision():
-    spec = ModelSpec("toy", "pose", PreprocessSpec((8, 8)), HeadSpec("pose", "regression", ("pose",)))
+    spec = ModelSpec("toy", "pose", PreprocessSpec((8, 8)), HeadSpec("pose_regression", ("pose",)))
     files = (ArtifactFile("m.onnx", "0", 1, "onnx"), ArtifactFile("m.int8.onnx", "0", 1, "onnx", precision="int8"))
     manifest = Manifest(model=spec, files=files)
     assert ex.onnx_for_tensorrt(manifest, TensorrtSection(precision="int8")).path == "m.int8.onnx"

@@ -59,7 +59,7 @@ def test_version_compatible_engines_run_on_later_versions():
 
 
 def test_metadata_from_the_manifest(tmp_path):
-    spec = ModelSpec("toy", "pose", PreprocessSpec((16, 16)), HeadSpec("pose", "regression", ("pose",)))
+    spec = ModelSpec("toy", "pose", PreprocessSpec((16, 16)), HeadSpec("pose_regression", ("pose",)))
     write_manifest(tmp_path, Manifest(model=spec).with_check("tensorrt_engines", {"m.engine": META}))
     assert read_engine_metadata(_engine(tmp_path)) == META
     sidecar_path(tmp_path / "m.engine").write_text("{not json")

@@ -19,7 +19,7 @@ class SmallDivisor(torch.nn.Module):
         self.conv = torch.nn.Conv2d(3, 4, 3)
         self.fc = torch.nn.Linear(4 * 14 * 14, 3)
         self.spec = ModelSpec("divisor", "pose", PreprocessSpec(input_size=(16, 16)),
-                              HeadSpec(output="pose", decode="regression", outputs=("pose",)))
+                              HeadSpec("pose_regression", ("pose",)))
 
     def forward(self, x):
         y = self.conv(x)
