@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from edgekit.cli import args as types
+from edgekit.cli.output import add_json_flag, emit, progress_wanted
 
 HELP = "Train a model from a recipe (YAML path or a name in recipes/); writes best/last checkpoints and log.csv."
 
@@ -26,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to train: auto "
                         "(CUDA when torch sees a GPU, with the recipe's amp), cpu, or cuda (an error without a GPU)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_json_flag(parser, "the best validation metric, its epoch and the weights' path")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,11 +44,13 @@ def run(args: argparse.Namespace) -> int:
     from edgekit.train.loop import train  # torch: only once the recipe and the run folder are known to be valid
 
     try:
-        result = train(recipe, resume=args.resume, threads=args.threads, progress=not args.no_progress,
+        result = train(recipe, resume=args.resume, threads=args.threads, progress=progress_wanted(args) is not False,
                        overwrite=args.overwrite, device=args.device)
     except SpecError as exc:  # parts of the recipe that do not fit together (its loss, its teacher): name it
         raise exc.at(find_recipe(args.recipe)) from None
     if result["rank"] == 0:
-        print(f"best val {result['metric']} {result['best']:.4f} at epoch {result['best_epoch']}; "
-              f"weights: {result['out']}/best.safetensors")
+        weights = f"{result['out']}/best.safetensors"
+        print(f"best val {result['metric']} {result['best']:.4f} at epoch {result['best_epoch']}; weights: {weights}")
+        emit(args, {"metric": result["metric"], "best": result["best"], "best_epoch": result["best_epoch"],
+                    "out": str(result["out"]), "weights": weights})
     return 0
