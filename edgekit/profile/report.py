@@ -115,29 +115,12 @@ def write_csv(path: str | Path, rows: Sequence[Measurement]) -> Path:
 
 
 def write_plot(path: str | Path, rows: Sequence[Measurement]) -> Path | None:
-    """Box plot of the per-call latency of every measured configuration (PNG); None when nothing was timed."""
-    timed = [r for r in rows if r.samples_ms]
-    if not timed:
-        return None
-    import matplotlib
+    """Latency bars of every timed configuration, grouped by model (``edgekit.profile.plot``), as a PNG; None when
+    nothing was timed."""
+    from edgekit.profile.plot import latency_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(timed) + 2), 4.5))
-    ax.boxplot([list(r.samples_ms) for r in timed], showfliers=False)
-    ax.set_xticks(range(1, len(timed) + 1), [r.config.replace(" ", "\n", 1) for r in timed], fontsize=7)
-    spread = max(r.p99_ms or 0 for r in timed) / max(min(r.p50_ms or 1 for r in timed), 1e-9)
-    if spread > 30:  # files of very different cost side by side: a log axis keeps every box readable
-        ax.set_yscale("log")
-    ax.set_ylabel("latency per call (ms)")
-    ax.set_title("edgekit profile: latency distribution (warm-up excluded)")
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return atomic_write_bytes(path, buffer.getvalue())
+    png = latency_png(rows)
+    return None if png is None else atomic_write_bytes(path, png)
 
 
 def record_in_artifacts(rows: Sequence[Measurement], artifacts: dict[str, Path], context: dict) -> list[Path]:
