@@ -37,7 +37,7 @@ def machine() -> dict:
 
 def _data_lines(rows: Sequence[BenchRow]) -> list[str]:
     """One line per evaluated model: the exact validation data (its recipe's ``data.val``) and its face count."""
-    from edgekit.train.recipe import load_recipe
+    from edgekit.recipe import load_recipe
 
     seen, lines = set(), []
     for r in (r for r in rows if r.metric and r.model not in seen):

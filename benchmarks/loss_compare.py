@@ -21,8 +21,8 @@ from pathlib import Path
 from edgekit import serial
 from edgekit.atomic import atomic_write_text
 from edgekit.registry import create_model
-from edgekit.train.checkpoint import load_checkpoint
-from edgekit.train.recipe import LossConfig, Recipe, load_recipe
+from edgekit.models.load import load_checkpoint
+from edgekit.recipe import LossConfig, Recipe, load_recipe
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,8 @@ def _training_only(key: str) -> bool:
 
 def ship(name: str, run: Path, command: str, force: bool) -> int:
     from edgekit.eval.evaluate import evaluate
-    from edgekit.train.checkpoint import load_model, save_weights
+    from edgekit.models.load import load_model
+    from edgekit.models.weights import save_weights
 
     candidate = run / "best.safetensors"
     report = evaluate(str(candidate), val_of=name, threads=2)
@@ -83,7 +84,7 @@ def ship(name: str, run: Path, command: str, force: bool) -> int:
 
 def training_data(name: str) -> str:
     """The recipe's training folders (with the split part), e.g. ``300w-train (train part of a by-photo split)``."""
-    from edgekit.train.recipe import load_recipe
+    from edgekit.recipe import load_recipe
 
     data = load_recipe(name)
     parts = []

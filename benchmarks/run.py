@@ -60,7 +60,7 @@ class BenchFile:
 def shipped_models(wanted: tuple[str, ...] | None, log: Log) -> tuple[list[str], list[str]]:
     """(models with edgekit/weights/NAME.safetensors, the others): each other one is logged and skipped."""
     from edgekit.registry import list_models
-    from edgekit.train.checkpoint import shipped_weights
+    from edgekit.models.weights import shipped_weights
 
     known = list_models()
     unknown = [name for name in wanted or () if name not in known]
@@ -114,7 +114,7 @@ def gate_passing(files: list[BenchFile]) -> set[tuple[str, str]]:
 def _fresh(folder: Path, model: str) -> bool:
     """An artifact written after the model's shipped weights (``--reuse``)."""
     from edgekit.artifact import MANIFEST
-    from edgekit.train.checkpoint import shipped_weights
+    from edgekit.models.weights import shipped_weights
 
     manifest = folder / MANIFEST
     return manifest.is_file() and manifest.stat().st_mtime > shipped_weights(model).stat().st_mtime

@@ -40,12 +40,12 @@ import export_table  # noqa: E402
 from edgekit.atomic import atomic_write_text  # noqa: E402
 from edgekit.paths import PROJECT_DIR  # noqa: E402
 from edgekit.registry import list_models  # noqa: E402
-from edgekit.train import checkpoint as ckpt  # noqa: E402
+from edgekit.models.weights import build_model  # noqa: E402
 from edgekit.train.dataset import FaceDataset, build_datasets  # noqa: E402
 from edgekit.train.distributed import DistEnv  # noqa: E402
 from edgekit.train.loop import TrainStep, build_for_training, make_loader, make_optimizer, to_device, \
     train_one_epoch, training_autocast  # noqa: E402
-from edgekit.train.recipe import DatasetConfig, Recipe, load_recipe, recipe_from_dict  # noqa: E402
+from edgekit.recipe import DatasetConfig, Recipe, load_recipe, recipe_from_dict  # noqa: E402
 
 MARKERS = ("<!-- train-speed:start -->", "<!-- train-speed:end -->")
 SHARED = PROJECT_DIR.parent / "shared" / "data"
@@ -166,7 +166,7 @@ def measure_model(name: str, args: argparse.Namespace, scratch: Path) -> list[Sp
     """One row per thread count for model ``name``."""
     batch_size = bench_recipe(name, scratch, 1).optim.batch_size
     steps = args.warmup + args.steps + 1  # the loader's length: the most a pass can time, and one to fetch
-    folder, label = face_folder(ckpt.build_model(name).spec.task, scratch, batch_size * steps)
+    folder, label = face_folder(build_model(name).spec.task, scratch, batch_size * steps)
     recipe = bench_recipe(name, folder, batch_size * steps)
     if args.workers is not None:
         recipe = dataclasses.replace(recipe, num_workers=args.workers)

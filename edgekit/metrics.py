@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import warnings
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import TYPE_CHECKING, Literal, Mapping
 
 import numpy as np
 from scipy.integrate import simpson
@@ -20,6 +20,9 @@ from scipy.integrate import simpson
 from edgekit.atomic import atomic_write_bytes
 from edgekit.data.schemes import get_scheme
 from edgekit.errors import DataError
+
+if TYPE_CHECKING:
+    from edgekit.specs import ModelSpec
 
 Norm = Literal["inter_ocular", "inter_pupil", "box"]
 
@@ -116,3 +119,11 @@ def pose_mae(pred: np.ndarray, gt: np.ndarray, limit: float = 99.0) -> dict:
     per_angle = errors.mean(axis=0) if len(errors) else np.full(3, np.nan)
     return {"yaw": float(per_angle[0]), "pitch": float(per_angle[1]), "roll": float(per_angle[2]),
             "mae": float(per_angle.mean()), "count": int(keep.sum()), "dropped": int((~keep).sum())}
+
+
+def summarize(spec: ModelSpec, predictions: np.ndarray, truths: np.ndarray) -> dict:
+    """Task metrics from decoded predictions and labels (any common frame: crop or image pixels; degrees): what
+    eval reports and training validates with."""
+    if spec.task == "landmarks":
+        return landmark_summary(nme(predictions, truths, spec.scheme))
+    return pose_mae(predictions, truths)

@@ -116,7 +116,7 @@ def synthetic_faces(tmp_path_factory) -> Path:
 @pytest.fixture()
 def tiny_recipe(synthetic_faces, tmp_path):
     """A 2-epoch PFLD 0.25x recipe on the synthetic faces (train and val the same folder), out in tmp_path."""
-    from edgekit.train.recipe import recipe_from_dict
+    from edgekit.recipe import recipe_from_dict
 
     def make(epochs: int = 2, out: Path | None = None, **extra):
         return recipe_from_dict({

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from edgekit.errors import SpecError
     from edgekit.outputs import check_run_out
     from edgekit.paths import find_recipe
-    from edgekit.train.recipe import load_recipe, with_overrides
+    from edgekit.recipe import load_recipe, with_overrides
 
     if args.out:
         check_run_out(args.out, args.resume, args.overwrite)  # before the recipe: a refused --out costs nothing

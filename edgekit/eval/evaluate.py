@@ -13,12 +13,13 @@ import numpy as np
 
 from edgekit.backend.base import Runner
 from edgekit.data import Sample, load_image
+from edgekit.data.selection import label_points, landmarks_for, load_samples, pose_label
 from edgekit.errors import DataError
+from edgekit.metrics import summarize
+from edgekit.recipe import DatasetConfig
 from edgekit.runtime.predictor import Predictor
 from edgekit.runtime.preprocess import box_from_landmarks, preprocess
 from edgekit.specs import ModelSpec
-from edgekit.train.recipe import DatasetConfig
-from edgekit.train.samples import label_points, landmarks_for, load_samples, pose_label
 
 
 def open_runner(source: str | Path, threads: int | None = None) -> tuple[Runner, ModelSpec]:
@@ -27,15 +28,6 @@ def open_runner(source: str | Path, threads: int | None = None) -> tuple[Runner,
     from edgekit.runtime.source import open_source
 
     return open_source(source, threads)
-
-
-def summarize(spec: ModelSpec, predictions: np.ndarray, truths: np.ndarray) -> dict:
-    """Task metrics from decoded predictions and labels (any common frame: crop or image pixels; degrees)."""
-    from edgekit.metrics import landmark_summary, nme, pose_mae
-
-    if spec.task == "landmarks":
-        return landmark_summary(nme(predictions, truths, spec.scheme))
-    return pose_mae(predictions, truths)
 
 
 def evaluate(source: str | Path, data: str | Path | None = None, limit: int | None = None,
@@ -60,7 +52,7 @@ def evaluate(source: str | Path, data: str | Path | None = None, limit: int | No
 def validation_samples(recipe_path: str | Path, spec: ModelSpec, limit: int | None = None
                        ) -> tuple[list[Sample], str]:
     """(samples, description) of exactly the validation set recipe ``recipe_path`` trains against."""
-    from edgekit.train.recipe import load_recipe
+    from edgekit.recipe import load_recipe
 
     recipe = load_recipe(recipe_path)
     config = recipe.data.val if limit is None else dataclasses.replace(recipe.data.val, max_samples=limit)

@@ -154,7 +154,7 @@ def holdout_labels(paths: tuple[str, ...], images: list[np.ndarray], spec: Model
     """(N, points, 2) image px or (N, 3) degrees from the annotation beside each image; NaN where there is none,
     where its scheme is not the model's, or (pose) where an angle lies outside +-99 degrees."""
     from edgekit.export.calibset import annotation_beside
-    from edgekit.train.samples import label_points, landmarks_for, pose_label
+    from edgekit.data.selection import label_points, landmarks_for, pose_label
 
     count = label_points(spec)
     labels = []
@@ -173,8 +173,8 @@ def holdout_labels(paths: tuple[str, ...], images: list[np.ndarray], spec: Model
 def _annotated(folder: str | Path, spec: ModelSpec, limit: int | None) -> list:
     """The annotated faces of a folder (first ``limit``), or all of a recipe YAML's validation set (its split and
     filter: the numbers ``edgekit eval --val-of`` prints)."""
-    from edgekit.train.recipe import DatasetConfig
-    from edgekit.train.samples import load_samples
+    from edgekit.recipe import DatasetConfig
+    from edgekit.data.selection import load_samples
 
     if Path(folder).suffix.lower() in (".yaml", ".yml"):
         from edgekit.eval.evaluate import validation_samples

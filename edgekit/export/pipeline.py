@@ -435,7 +435,7 @@ def own_validation_set(source: Any, log: Log) -> str | None:
     validation faces)."""
     from edgekit.paths import find_recipe
     from edgekit.registry import list_models
-    from edgekit.train.recipe import load_recipe
+    from edgekit.recipe import load_recipe
 
     if not isinstance(source, str) or source not in list_models():
         return None
@@ -453,7 +453,7 @@ def own_validation_set(source: Any, log: Log) -> str | None:
 def _load(source: Any):
     if hasattr(source, "spec") and hasattr(source, "forward"):
         return source.eval()
-    from edgekit.train.checkpoint import load_model
+    from edgekit.models.load import load_model
 
     return load_model(source)
 

@@ -10,7 +10,7 @@ from edgekit.models.decode_torch import decode_torch
 from edgekit.specs import HeadSpec, ModelSpec, PreprocessSpec
 
 if TYPE_CHECKING:
-    from edgekit.train.recipe import LossConfig
+    from edgekit.recipe import LossConfig
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

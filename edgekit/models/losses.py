@@ -17,7 +17,7 @@ from edgekit.models.decode_torch import decode_bins, gather_cells
 from edgekit.models.heatmap_targets import gaussian_heatmaps
 
 if TYPE_CHECKING:
-    from edgekit.train.recipe import LossConfig
+    from edgekit.recipe import LossConfig
 
 
 def visible_points(landmarks: Tensor) -> tuple[Tensor, Tensor]:

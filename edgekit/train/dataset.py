@@ -15,8 +15,8 @@ from edgekit.data import Sample, get_scheme, load_image
 from edgekit.data.augment import JointAugment
 from edgekit.runtime.preprocess import apply_affine, box_from_landmarks, crop_matrix, normalize, warp
 from edgekit.specs import ModelSpec
-from edgekit.train.recipe import Recipe
-from edgekit.train.samples import label_points, landmarks_for, load_samples, pose_label
+from edgekit.recipe import Recipe
+from edgekit.data.selection import label_points, landmarks_for, load_samples, pose_label
 
 
 class FaceDataset(Dataset):

@@ -23,12 +23,14 @@ from torch.utils.data import DataLoader, DistributedSampler
 from edgekit import serial
 from edgekit.atomic import atomic_write_text
 from edgekit.errors import EdgekitError, ModelFileError, SpecError
+from edgekit.models.load import CHECKPOINT_SUFFIXES, load_checkpoint, load_model, load_state
+from edgekit.models.weights import build_model, model_identity, save_weights
+from edgekit.recipe import OptimConfig, Recipe, resolve_path
 from edgekit.train import checkpoint as ckpt
 from edgekit.train.dataset import FaceDataset, build_datasets
 from edgekit.train.distributed import DistEnv, all_reduce_sum, average_batchnorm_stats, barrier, gather_to_main, \
     prepare_batchnorm, setup_distributed, teardown_distributed
 from edgekit.train.runlog import RunLog
-from edgekit.train.recipe import OptimConfig, Recipe, resolve_path
 from edgekit.train.rng import restore_rng_state, rng_state, seed_everything, seed_rank
 
 
@@ -121,7 +123,7 @@ def _train(recipe: Recipe, resume: bool, env: DistEnv, progress: bool) -> dict:
                 state.best_metric, state.best_epoch = value, state.epoch
             saved = checkpoint_state(model, optimizer, scheduler, scaler, state, recipe, rank_rngs)
             if improved:
-                ckpt.save_weights(model, out / "best.safetensors")
+                save_weights(model, out / "best.safetensors")
                 ckpt.save_checkpoint(out / "best.pt", saved)
             ckpt.save_checkpoint(out / "last.pt", saved)
             log.add(epoch=state.epoch, **losses, **{f"val_{metric}": value}, lr=scheduler.get_last_lr()[0],
@@ -216,8 +218,9 @@ def cpu_has_bf16() -> bool:
 
 
 def validate(model: nn.Module, dataset: FaceDataset, batch_size: int, device: str = "cpu") -> dict:
-    """The task summary (edgekit.eval.evaluate.summarize) of ``model`` on ``dataset``, decoded in numpy."""
-    from edgekit.eval.evaluate import summarize
+    """The task summary (edgekit.metrics.summarize, as eval prints it) of ``model`` on ``dataset``, decoded in
+    numpy."""
+    from edgekit.metrics import summarize
     from edgekit.runtime.decode import decode
 
     spec = model.spec
@@ -262,7 +265,7 @@ def build_for_training(recipe: Recipe, env: DistEnv) -> nn.Module:
     the recipe's loss chosen."""
     with torch.random.fork_rng(devices=[]):
         teacher = load_teacher(recipe, env)
-    model = ckpt.build_model(recipe.model, model_args(recipe, teacher)).to(env.device)
+    model = build_model(recipe.model, model_args(recipe, teacher)).to(env.device)
     if recipe.init:
         start_from(model, recipe)
     attach_teacher(model, recipe, env, teacher)
@@ -274,12 +277,12 @@ def start_from(model: nn.Module, recipe: Recipe) -> None:
     """Load ``recipe.init`` (weights of the same model and arguments) into ``model``: a one-line ModelFileError
     naming the file otherwise."""
     source = weights_source(recipe.init)
-    ckpt.load_state(model, ckpt.load_model(source, expect=recipe.model).state_dict(), source, recipe.model)
+    load_state(model, load_model(source, expect=recipe.model).state_dict(), source, recipe.model)
 
 
 def weights_source(source: str) -> str | Path:
     """A registered name as is; a weights path resolved like data paths (working directory, else the checkout)."""
-    if Path(source).suffix in (".safetensors", *ckpt.CHECKPOINT_SUFFIXES):
+    if Path(source).suffix in (".safetensors", *CHECKPOINT_SUFFIXES):
         return resolve_path(source)
     return source
 
@@ -294,9 +297,9 @@ def load_teacher(recipe: Recipe, env: DistEnv) -> nn.Module | None:
     if recipe.distill is None:
         return None
     source = teacher_source(recipe)
-    teacher = ckpt.load_model(source).to(env.device).requires_grad_(False)
+    teacher = load_model(source).to(env.device).requires_grad_(False)
     if not hasattr(teacher, "teacher_features"):
-        raise ModelFileError(f"teacher weights are for model {ckpt.model_identity(teacher)[0]}, which cannot teach "
+        raise ModelFileError(f"teacher weights are for model {model_identity(teacher)[0]}, which cannot teach "
                              f"{recipe.model} (it has no teacher features)", source)
     return teacher
 
@@ -309,7 +312,7 @@ def attach_teacher(model: nn.Module, recipe: Recipe, env: DistEnv, teacher: nn.M
     if not hasattr(model, "set_teacher"):
         raise EdgekitError(f"recipe has a 'distill' section but model {recipe.model} takes no teacher")
     teacher = teacher if teacher is not None else load_teacher(recipe, env)
-    name, source = ckpt.model_identity(teacher)[0], teacher_source(recipe)
+    name, source = model_identity(teacher)[0], teacher_source(recipe)
     ours, theirs = model.spec, teacher.spec
     if (theirs.scheme, theirs.head.num_points) != (ours.scheme, ours.head.num_points):
         raise SpecError(f"distill.teacher {source} ({name}) predicts {theirs.head.num_points} {theirs.scheme} "
@@ -347,7 +350,7 @@ def checkpoint_state(model, optimizer, scheduler, scaler, state: RunState, recip
                      rank_rngs: list[dict]) -> dict:
     """What ``last.pt`` / ``best.pt`` hold. ``rank_rngs``: every rank's RNG state (``gather_to_main``); "rng" is
     rank 0's, and under torchrun "rng_ranks" holds them all, in rank order, for ``restore_rank_rng``."""
-    name, args = ckpt.model_identity(model)
+    name, args = model_identity(model)
     ranks = {"rng_ranks": rank_rngs} if len(rank_rngs) > 1 else {}
     return {
         "model_name": name,
@@ -371,7 +374,7 @@ def restore_rank_rng(path: Path, env: DistEnv, seed: int, epoch: int) -> None:
     """Under torchrun, after ``restore``: this rank's own RNG state from ``rng_ranks`` of ``path``. A checkpoint of
     another world size (or of one process) has none that fits: each rank then takes fresh streams from
     (seed, rank, epoch), as the data order changes with the world size anyway."""
-    states = ckpt.load_checkpoint(path).get("rng_ranks")
+    states = load_checkpoint(path).get("rng_ranks")
     if not isinstance(states, list) or len(states) != env.world_size:
         seed_rank(seed, env.rank, epoch)
         return

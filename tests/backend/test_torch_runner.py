@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from edgekit.backend.torch.runner import TorchRunner
-from edgekit.train.checkpoint import build_model, save_weights
+from edgekit.models.weights import build_model, save_weights
 
 
 def test_runner_matches_the_module_and_its_weights(tmp_path):

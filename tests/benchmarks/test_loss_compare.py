@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from edgekit.paths import PROJECT_DIR
-from edgekit.train.recipe import recipe_from_dict
+from edgekit.recipe import recipe_from_dict
 
 sys.path.insert(0, str(PROJECT_DIR / "benchmarks"))
 from loss_compare import LossRun, losses_for, markdown, val_name  # noqa: E402

@@ -9,7 +9,7 @@ import pytest
 def weights(tmp_path):
     import torch
 
-    from edgekit.train.checkpoint import build_model, save_weights
+    from edgekit.models.weights import build_model, save_weights
 
     torch.manual_seed(0)
     return save_weights(build_model("fsanet"), tmp_path / "fsanet.safetensors")
@@ -77,7 +77,7 @@ def test_weights_of_another_model(run_cli, target_yaml, faces, tmp_path):
 
     from safetensors.torch import save_file
 
-    from edgekit.train.checkpoint import build_model
+    from edgekit.models.weights import build_model
 
     state = {k: v.contiguous() for k, v in build_model("fsanet").state_dict().items()}
     spec = json.dumps(build_model("pfld_0.25x").spec.to_dict())

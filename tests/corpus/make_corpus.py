@@ -295,7 +295,8 @@ def write_checkpoints(root: Path) -> Corpus:
     unpickling would create ``pickle_marker``, and run folders holding such files as last.pt."""
     import torch
 
-    from edgekit.train.checkpoint import build_model, save_checkpoint, save_weights
+    from edgekit.models.weights import build_model, save_weights
+    from edgekit.train.checkpoint import save_checkpoint
 
     folder = root / "checkpoints"
     folder.mkdir()

@@ -324,7 +324,7 @@ def write_weights(root: Path) -> Corpus:
     import torch
     from safetensors.torch import save
 
-    from edgekit.train.checkpoint import build_model
+    from edgekit.models.weights import build_model
 
     model = build_model("pfld_0.25x")
     state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
@@ -359,7 +359,7 @@ def _run_states() -> dict[str, bytes]:
     """last.pt contents: foreign bytes, a truncated zip, checkpoints missing or mangling what resuming needs."""
     import torch
 
-    from edgekit.train.checkpoint import build_model
+    from edgekit.models.weights import build_model
     from edgekit.train.rng import rng_state
 
     model = build_model("pfld_0.25x")

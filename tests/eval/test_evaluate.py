@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from edgekit.errors import ModelFileError
-from edgekit.eval.evaluate import evaluate, open_runner, summarize
-from edgekit.train.checkpoint import build_model, save_weights
+from edgekit.eval.evaluate import evaluate, open_runner
+from edgekit.metrics import summarize
+from edgekit.models.weights import build_model, save_weights
 
 LANDMARK_KEYS = {"nme", "fr", "auc", "count"}
 POSE_KEYS = {"mae", "yaw", "pitch", "roll", "count", "dropped"}

@@ -1,8 +1,8 @@
 """``edgekit eval --val-of RECIPE`` evaluates exactly the recipe's validation faces, never its training faces."""
 from edgekit.eval.evaluate import evaluate
 from edgekit.registry import create_model
-from edgekit.train.recipe import load_recipe
-from edgekit.train.samples import load_samples
+from edgekit.recipe import load_recipe
+from edgekit.data.selection import load_samples
 
 
 def test_val_of_is_the_recipe_split_and_disjoint_from_train(shared_data):

@@ -11,7 +11,7 @@ from edgekit.models.heatmap_targets import gaussian_heatmaps
 from edgekit.models.losses import heatmap_mse
 from edgekit.registry import create_model
 from edgekit.runtime.decode import decode
-from edgekit.train.recipe import LossConfig
+from edgekit.recipe import LossConfig
 
 torch.set_num_threads(1)
 

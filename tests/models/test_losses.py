@@ -14,7 +14,7 @@ from edgekit.models.losses import (
 from edgekit.models.heatmap_targets import gaussian_heatmaps
 from edgekit.models.pipnet import pip_head_spec
 from edgekit.heads import BinsParams
-from edgekit.train.recipe import LossConfig
+from edgekit.recipe import LossConfig
 
 NAN = float("nan")
 BINS = BinsParams()

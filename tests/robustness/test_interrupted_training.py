@@ -71,7 +71,7 @@ def log_rows(out: Path) -> list[dict]:
 def assert_same_weights(ours: Path, theirs: Path) -> None:
     """Same tensors and metadata. Not the same bytes: safetensors writes its metadata map in a per-process
     random order (a Rust HashMap), so even identical weights differ in the file header."""
-    from edgekit.train.checkpoint import load_weights
+    from edgekit.models.weights import load_weights
 
     (a, spec_a, name_a), (b, spec_b, name_b) = load_weights(ours), load_weights(theirs)
     assert (spec_a, name_a) == (spec_b, name_b) and a.keys() == b.keys()

@@ -130,7 +130,7 @@ def test_tflite_spec_from_its_metadata(tmp_path):
 
 def test_torch_weights_and_registered_names(tmp_path):
     torch = pytest.importorskip("torch")
-    from edgekit.train.checkpoint import build_model, save_weights
+    from edgekit.models.weights import build_model, save_weights
 
     torch.manual_seed(0)
     path = save_weights(build_model("pfld_0.25x"), tmp_path / "pfld.safetensors")

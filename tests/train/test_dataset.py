@@ -9,7 +9,7 @@ from edgekit.train.dataset import build_datasets
 
 @pytest.fixture(scope="module")
 def datasets(synthetic_faces):
-    from edgekit.train.recipe import recipe_from_dict
+    from edgekit.recipe import recipe_from_dict
     from edgekit.registry import create_model
 
     spec = create_model("pfld_0.25x").spec

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from edgekit.errors import ModelFileError
-from edgekit.train.checkpoint import load_model
+from edgekit.models.load import load_model
 from edgekit.train.distributed import DistEnv
 from edgekit.train.loop import build_for_training
 

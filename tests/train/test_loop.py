@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from edgekit.errors import EdgekitError, ModelFileError
-from edgekit.train.checkpoint import load_checkpoint, load_weights
+from edgekit.models.load import load_checkpoint
+from edgekit.models.weights import load_weights
 from edgekit.train.loop import lr_factor, train
-from edgekit.train.recipe import OptimConfig
+from edgekit.recipe import OptimConfig
 
 
 def test_cosine_schedule_with_warmup():
@@ -71,7 +72,7 @@ def test_outputs_and_best_weights(tiny_recipe, tmp_path):
     out = tmp_path / "r"
     assert {p.name for p in out.iterdir()} >= {"best.safetensors", "best.pt", "last.pt", "log.csv"}
     _, spec, name = load_weights(out / "best.safetensors")
-    assert name == "pfld_0.25x" and spec["task"] == "landmarks"
+    assert name == "pfld_0.25x" and spec.task == "landmarks"
     assert result["metric"] == "nme" and result["best_epoch"] == 1 and result["best"] > 0
     ckpt = load_checkpoint(out / "last.pt")
     assert ckpt["recipe"]["model"] == "pfld_0.25x" and ckpt["epoch"] == 1

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from edgekit.train.checkpoint import build_model, load_checkpoint, load_model, save_weights
+from edgekit.models.load import load_checkpoint, load_model
+from edgekit.models.weights import build_model, save_weights
 from edgekit.train.loop import train
-from edgekit.train.recipe import recipe_from_dict
+from edgekit.recipe import recipe_from_dict
 
 
 def write_recipe(path, faces, extra: str) -> str:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgekit.train.checkpoint import build_model, save_weights
+from edgekit.models.weights import build_model, save_weights
 
 
 def test_one_epoch_through_the_cli(run_cli, synthetic_faces, tmp_path):

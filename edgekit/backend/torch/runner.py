@@ -38,7 +38,7 @@ class TorchRunner(Runner):
         if self.threads:
             torch.set_num_threads(int(self.threads))
         if self.model is None:
-            from edgekit.train.checkpoint import load_model
+            from edgekit.models.load import load_model
 
             self.model = load_model(self._source)
 

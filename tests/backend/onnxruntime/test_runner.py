@@ -16,7 +16,7 @@ from edgekit.specs import OnnxSection
 def fsanet_model():
     import torch
 
-    from edgekit.train.checkpoint import build_model
+    from edgekit.models.weights import build_model
 
     torch.manual_seed(0)
     return build_model("fsanet").eval()

@@ -19,7 +19,7 @@ SMALL_INT8 = Int8Section(min_images=8, max_images=16, holdout_images=8)
 def pfld():
     import torch
 
-    from edgekit.train.checkpoint import build_model
+    from edgekit.models.weights import build_model
 
     torch.manual_seed(0)
     return build_model("pfld_0.25x").eval()

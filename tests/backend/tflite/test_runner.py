@@ -39,7 +39,7 @@ def tflite_files(tmp_path_factory):
     from edgekit.backend.tflite.loader import convert_fp32, embed_spec
     from edgekit.export.tflite_calibrate import quantize_tflite
     from edgekit.export.onnx import torch_outputs
-    from edgekit.train.checkpoint import build_model
+    from edgekit.models.weights import build_model
 
     torch.manual_seed(0)
     model = build_model("fsanet").eval()

@@ -205,7 +205,7 @@ def check_model_args(recipe: Recipe, path: Path) -> None:
 
     if not recipe.model_args or importlib.util.find_spec("torch") is None:
         return
-    from edgekit.train.checkpoint import build_model
+    from edgekit.models.weights import build_model
 
     try:
         build_model(recipe.model, recipe.model_args)

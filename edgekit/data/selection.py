@@ -1,5 +1,5 @@
-"""Which annotated samples a model can use, and their labels: shared by training (edgekit.train.dataset) and
-evaluation (edgekit.eval), so both select and label faces the same way. No torch here.
+"""Which annotated samples a model can use, and their labels: shared by training (edgekit.train.dataset),
+evaluation (edgekit.eval) and the export gate, so all select and label faces the same way. No torch here.
 
 A face's box always comes from its ground-truth landmarks. Landmark models need samples in their own scheme.
 Pose models use the annotated pose (AFLW2000 ``Pose_Para``), else solvePnP on iBUG-68 landmarks."""
@@ -14,9 +14,9 @@ import numpy as np
 
 from edgekit.data import Sample, get_scheme, scan_folder
 from edgekit.errors import DataError
+from edgekit.recipe import DatasetConfig, SplitConfig
 from edgekit.runtime.pose import pose_from_landmarks
 from edgekit.specs import ModelSpec
-from edgekit.train.recipe import DatasetConfig, SplitConfig
 
 
 def load_samples(config: DatasetConfig, spec: ModelSpec, max_pose_deg: float = 99.0) -> list[Sample]:

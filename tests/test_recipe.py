@@ -6,7 +6,7 @@ import pytest
 
 from edgekit.errors import SpecError
 from edgekit.paths import PROJECT_DIR
-from edgekit.train.recipe import DatasetConfig, load_recipe, recipe_from_dict, resolve_path, with_overrides
+from edgekit.recipe import DatasetConfig, load_recipe, recipe_from_dict, resolve_path, with_overrides
 
 RECIPES = sorted((PROJECT_DIR / "recipes").glob("*.yaml"))
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from edgekit.errors import DataError
-from edgekit.train.recipe import DatasetConfig, SplitConfig
-from edgekit.train.samples import load_samples, pose_label, split_samples
+from edgekit.recipe import DatasetConfig, SplitConfig
+from edgekit.data.selection import load_samples, pose_label, split_samples
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def _faces(names: list[str]):
 
 
 def test_photo_split_keeps_a_photo_on_one_side_and_stratifies():
-    from edgekit.train.samples import photo_of
+    from edgekit.data.selection import photo_of
 
     names = [f"afw_{p}_{f}" for p in range(20) for f in (1, 2)] + [f"helen_{p}_1" for p in range(40)] \
         + [f"lfpw_image_{p:04d}" for p in range(40)]
@@ -89,8 +89,8 @@ def test_photo_split_is_stable_when_files_are_added():
 def test_300w_split_is_disjoint_and_fixed(shared_data):
     """The recipes' 300W split: 198 validation faces (10 % of the photos per subset), no photo on both sides."""
     from edgekit.registry import create_model
-    from edgekit.train.recipe import load_recipe
-    from edgekit.train.samples import photo_of
+    from edgekit.recipe import load_recipe
+    from edgekit.data.selection import photo_of
 
     recipe = load_recipe("pfld_0.25x")
     spec = create_model("pfld_0.25x").spec
