@@ -223,7 +223,7 @@ def _spec_json_defects(spec) -> dict[str, str]:
         "not_json": '{"name": "pfld", ',
         "huge": json.dumps({**good, "description": "d" * 2_000_000}),
         "huge_integer": json.dumps(good)[:-1] + ', "description": ' + "9" * 5000 + "}",
-        "zero_stride": json.dumps({**good, "head": {**good["head"], "heatmap_stride": 0}}),
+        "zero_points": json.dumps({**good, "head": {**good["head"], "params": {"num_points": 0}}}),
     }
 
 

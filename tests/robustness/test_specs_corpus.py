@@ -30,7 +30,7 @@ MANIFESTS = ("manifest_nul_path", "manifest_nul_name", "manifest_deep", "manifes
              "manifest_engines_wrong_type", "manifest_input_size_huge", "manifest_workspace_negative")
 ONNX = ("onnx_wrong_width", "onnx_wrong_rank", "onnx_uint8_input", "onnx_double_output", "onnx_int_output",
         "onnx_bins_wrong", "onnx_heatmap_wrong", "onnx_spec_nul", "onnx_spec_deep", "onnx_spec_wrong_type",
-        "onnx_spec_not_json", "onnx_spec_huge", "onnx_spec_huge_integer", "onnx_spec_zero_stride")
+        "onnx_spec_not_json", "onnx_spec_huge", "onnx_spec_huge_integer", "onnx_spec_zero_points")
 TFLITE = ("tflite_wrong_output", "tflite_int8_no_scale", "tflite_spec_bad_buffer")
 WEIGHTS = ("weights_no_metadata", "weights_no_spec", "weights_spec_not_json", "weights_spec_wrong_type",
            "weights_spec_deep", "weights_spec_invalid", "weights_args_not_json", "weights_args_wrong_type",
