@@ -67,7 +67,7 @@ def test_did_you_mean_in_one_line(capsys, tmp_path, monkeypatch):
     for argv, hint in ((["export", "pfl_0.25x", "--target", "cpu-x86-int8", "--out", "o"],
                         "(did you mean 'pfld_0.25x'"),
                        (["export", "pfld_0.25x", "--target", "cpu-x86-in8", "--out", "o"],
-                        "(did you mean 'cpu-x86-int8'?)")):
+                        "(did you mean 'cpu-x86-int8'")):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and hint in err
