@@ -10,15 +10,20 @@ from typing import Iterable, Iterator, TypeVar
 
 Item = TypeVar("Item")
 _SETTING: ContextVar[bool | None] = ContextVar("edgekit_progress", default=None)  # None: when stderr is a TTY
+_OPEN: ContextVar[list | None] = ContextVar("edgekit_bars", default=None)  # bars of the innermost block
 
 
 @contextlib.contextmanager
 def progress_setting(enabled: bool | None) -> Iterator[None]:
-    """Within the block, bars are on (True), off (False) or shown on a terminal only (None)."""
-    token = _SETTING.set(enabled)
+    """Within the block, bars are on (True), off (False) or shown on a terminal only (None). Bars still open when
+    it ends (a stage that raised) are cleared first, so an error line starts on a line of its own."""
+    token, bars = _SETTING.set(enabled), _OPEN.set([])
     try:
         yield
     finally:
+        for bar in _OPEN.get() or []:
+            bar.close()
+        _OPEN.reset(bars)
         _SETTING.reset(token)
 
 
@@ -33,4 +38,7 @@ def progress(items: Iterable[Item], desc: str, total: int | None = None, unit: s
         return items
     from tqdm import tqdm
 
-    return tqdm(items, desc=desc, total=total, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True)
+    bar = tqdm(items, desc=desc, total=total, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True)
+    if _OPEN.get() is not None:
+        _OPEN.get().append(bar)
+    return bar

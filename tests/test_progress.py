@@ -28,3 +28,13 @@ def test_flags_decide():
     assert wanted() is None and wanted(progress=True) is True and wanted(progress=False) is False
     assert wanted(progress=True, json=STDOUT) is False and wanted(progress=True, json=True) is False
     assert wanted(progress=True, json="out.json") is True and wanted(no_progress=True) is False
+
+
+def test_a_bar_left_open_by_an_error_is_cleared_when_the_block_ends(capsys):
+    import pytest
+
+    with pytest.raises(ValueError), progress_setting(True):
+        for _ in progress(range(10), "calibration", total=10):
+            raise ValueError("a bad image")  # the bar is still open: the traceback holds it
+    err = capsys.readouterr().err
+    assert "calibration" in err and err.endswith("\r")  # cleared: the next line starts at column 0
