@@ -1,15 +1,19 @@
-"""edgekit.models.weights and edgekit.models.load: weights files with their spec, models from any source, and
-the one-line refusals of files that do not fit."""
+"""edgekit.models.weights and edgekit.models.load: weights files with their spec, models from any source (the
+spec stored with the weights checked against the model they rebuild), and the one-line refusals of files that
+do not fit."""
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
 
 import pytest
 import torch
 
 from edgekit.errors import ModelFileError
-from edgekit.models.load import load_checkpoint, load_model, load_state
-from edgekit.models.weights import build_model, load_weights, save_weights
+from edgekit.heads import RegressionParams
+from edgekit.models.load import check_stored_spec, load_checkpoint, load_model, load_state
+from edgekit.models.weights import build_model, load_weights, save_weights, shipped_weights
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +95,6 @@ def test_registered_name_without_shipped_weights(monkeypatch, tmp_path):
 
 def _weights_with(tmp_path, pfld, tensors: dict | None = None, **metadata: str):
     """pfld's weights with ``tensors`` replaced and metadata entries replaced (None: removed)."""
-    import json
-
     from safetensors.torch import save
 
     state = {k: v.detach().contiguous().clone() for k, v in pfld.state_dict().items()}
@@ -145,3 +147,31 @@ def test_unknown_model_arguments_are_a_spec_error():
         build_model("pfld_0.25x", {"wdth": 0.5})
     with pytest.raises(SpecError, match="model_args.width is nan"):
         build_model("pipnet_mbv2", {"width": float("nan")})
+
+
+def test_a_stored_spec_that_decodes_otherwise_is_refused(pfld, tmp_path):
+    saved = save_weights(pfld, tmp_path / "saved.safetensors")
+    assert load_model(saved).spec == pfld.spec
+    other_scheme = json.dumps({**pfld.spec.to_dict(), "scheme": "wflw98"})
+    with pytest.raises(ModelFileError, match=r"w.safetensors: the spec saved with the weights differs from model "
+                                             r"pfld_0.25x's in scheme: weights of an older pfld_0.25x\?"):
+        load_model(_weights_with(tmp_path, pfld, edgekit_spec=other_scheme))
+    spec = pfld.spec.to_dict()
+    other_mean = json.dumps({**spec, "preprocess": {**spec["preprocess"], "mean": [0.5, 0.5, 0.5]}})
+    with pytest.raises(ModelFileError, match="differs from model pfld_0.25x's in preprocess"):
+        load_model(_weights_with(tmp_path, pfld, edgekit_spec=other_mean))
+
+
+def test_detector_framing_and_description_follow_the_code(pfld):
+    spec = pfld.spec
+    older = dataclasses.replace(spec, description="old words", preprocess=dataclasses.replace(
+        spec.preprocess, detector_box_scale=1.2, detector_box_shift_y=0.08))  # as fsanet's shipped file
+    check_stored_spec(older, spec, "w.safetensors")  # no error
+    other_head = dataclasses.replace(spec, head=dataclasses.replace(spec.head, params=RegressionParams(5)))
+    with pytest.raises(ModelFileError, match="in head"):
+        check_stored_spec(other_head, spec, "w.safetensors")
+
+
+def test_shipped_weights_hold_their_models_spec():
+    model = load_model("fsanet")  # stored before the detector framing was retuned, with a flat 0.1 head
+    assert shipped_weights("fsanet").is_file() and model.spec.head.kind == "ssr"
