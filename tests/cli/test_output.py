@@ -71,3 +71,15 @@ def test_did_you_mean_in_one_line(capsys, tmp_path, monkeypatch):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and hint in err
+
+
+def test_data_check_json_on_stdout(run_cli, tmp_path):
+    import numpy as np
+
+    from edgekit.data.synthetic import write_synthetic_folder
+
+    write_synthetic_folder(tmp_path / "faces", 2, np.random.default_rng(3), size=64)
+    code, out, err = run_cli("data", "check", tmp_path / "faces", "--json")
+    record = json.loads(out)
+    assert code == 0 and err == "" and record["count"] == 2 and record["problems"] == []
+    assert record["schemes"] == {"ibug68": 2}
