@@ -42,9 +42,10 @@ class PreprocessSpec:
     layout: Layout = "NCHW"
     landmark_box_scale: float = 1.2  # box from landmarks: square, side = max(w, h) of their bbox x this
     # Box from a detector: side = max(w, h) x detector_box_scale, centre moved down by shift x that side. The
-    # defaults make the default (Haar) detector's box frame the face as the landmark box does: on 221 real faces
-    # (AFLW2000, YouTube-Faces) the landmark side is 0.88 x the Haar side (median) and its centre 0.15 Haar sides
-    # lower, so 0.88 x 1.2 = 1.06 and 0.15 / 1.06 = 0.14.
+    # defaults make the Haar cascade's box frame the face as the landmark box does: on 221 real faces (AFLW2000,
+    # YouTube-Faces) the landmark side is 0.88 x the Haar side (median) and its centre 0.15 Haar sides lower, so
+    # 0.88 x 1.2 = 1.06 and 0.15 / 1.06 = 0.14. The BlazeFace detectors (the default) give boxes in this convention
+    # through their own fit (edgekit/runtime/detector_boxes.json, docs/DETECTORS.md).
     detector_box_scale: float = 1.06
     detector_box_shift_y: float = 0.14
     interpolation: Literal["linear", "area"] = "linear"

@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo-out", help="output folder (default: demo-out): new, empty or a "
                         "previous demo's; a folder holding other files is refused")
     parser.add_argument("--runs", type=types.runs, default=100, help="timed calls per profiled configuration")
-    parser.add_argument("--no-peer", action="store_true", help="do not fetch MediaPipe's model for comparison")
+    parser.add_argument("--no-peer", action="store_true", help="do not profile MediaPipe's face-mesh model "
+                        "beside edgekit's files (installed by python -m edgekit.fetch)")
     add_json_flag(parser, "the output folder and the report's path")
 
 

@@ -32,8 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "first (default 1)")
     parser.add_argument("--box", type=types.box_corners, help="face box x0,y0,x1,y1 in image pixels, for images "
                         "(default: detect); JSON prints boxes the same way")
-    parser.add_argument("--detector", type=types.detector_choice, help="face detector: haar (default), "
-                        "yunet:MODEL.onnx or package.module:callable")
+    parser.add_argument("--detector", type=types.detector_choice, help="face detector: blazeface-auto (default; "
+                        "Haar where its files are not installed), blazeface, blazeface-full, haar, yunet:MODEL.onnx "
+                        "or package.module:callable (docs/DETECTORS.md)")
     parser.add_argument("--file", dest="choice", help="which file of an artifact: path, format or precision")
     parser.add_argument("--threads", type=types.threads, default=None, help="inference threads")
     parser.add_argument("--json", action="store_true", help="print one JSON object per face (JSON lines; video: "

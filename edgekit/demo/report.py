@@ -7,10 +7,9 @@ from pathlib import Path
 
 from edgekit.artifact import read_manifest
 from edgekit.atomic import atomic_write_text
-from edgekit.demo.faces import CALIBRATION_AUGMENT
 
 
-def write_report(out: Path, config, faces, exported, predictions, rows, seconds: float) -> Path:
+def write_report(out: Path, config, faces, calibration, exported, predictions, rows, seconds: float) -> Path:
     from edgekit.profile.report import format_table
 
     lines = [
@@ -20,13 +19,8 @@ def write_report(out: Path, config, faces, exported, predictions, rows, seconds:
         f"Models: {', '.join(config.models)} (shipped weights). Targets: {', '.join(config.targets)}.",
         "",
         "## Faces",
-        f"Real faces shipped by edgekit's dependencies: {', '.join(f.name for f in faces)} (matplotlib). That is "
-        f"too few to calibrate on, so INT8 was calibrated on **{config.calibration_images} augmentations** of it "
-        f"(rotation ±{CALIBRATION_AUGMENT.rotation_deg:g}°, scale {CALIBRATION_AUGMENT.scale}, shift "
-        f"±{CALIBRATION_AUGMENT.shift:g}, flip, brightness/contrast/saturation ±{CALIBRATION_AUGMENT.brightness:g}, "
-        "blur, low resolution), with boxes from the default face detector. With no annotated eval set the gate is "
-        "**label-free**: each quantized file is compared with the FP32 model's own predictions on held-out "
-        "augmentations.",
+        f"Predictions and overlays: {', '.join(f.name for f in faces)} (shipped with matplotlib). "
+        + calibration.text,
         "",
         "## Exports",
     ]
@@ -41,7 +35,8 @@ def write_report(out: Path, config, faces, exported, predictions, rows, seconds:
     lines += [""] + [f"![{p.file}]({p.overlay.relative_to(out)})" for p in _one_per_model(predictions)]
     lines += ["", "## Profile (this machine)", "",
               "Batch 1, each configuration in its own process, warm-up excluded; ratio = p50 / the first row's "
-              "p50 at the same thread count (MediaPipe's face-mesh model when it could be fetched).", "",
+              "p50 at the same thread count (MediaPipe's face-mesh model when it is installed: `python -m edgekit.fetch`).",
+              "",
               "```", format_table(rows), "```", "", "![latency](latency.png)", ""]
     return atomic_write_text(out / "report.md", "\n".join(lines) + "\n")
 

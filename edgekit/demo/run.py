@@ -55,7 +55,7 @@ class FilePrediction:
 
 def run_demo(out: Path, config: DemoConfig = DemoConfig(), log: Log = print) -> Path:
     """Everything the demo does; returns the report path."""
-    from edgekit.demo.faces import shipped_faces, write_calibration_set
+    from edgekit.demo.faces import choose_calibration, shipped_faces
     from edgekit.demo.report import write_report
 
     started = time.perf_counter()
@@ -63,13 +63,22 @@ def run_demo(out: Path, config: DemoConfig = DemoConfig(), log: Log = print) -> 
     out.mkdir(parents=True, exist_ok=True)
     faces = shipped_faces()
     log(f"faces: {', '.join(str(f) for f in faces)}")
-    calibration = write_calibration_set(out / "calibration", faces, config.calibration_images)
-    log(f"calibration: {config.calibration_images} augmentations of the shipped faces in {calibration}")
-    exported = [export_one(model, target, out, calibration, log) for model in config.models
-                for target in config.targets]
+    calibration = choose_calibration(out / "calibration", faces, config.calibration_images)
+    log(f"calibration: {calibration.calib} ({'real annotated faces' if calibration.real else 'augmentations'})")
+    exported = [export_one(model, target, out, calibration.calib, log, _gate_set(model, calibration, log))
+                for model in config.models for target in config.targets]
     predictions = predict_everywhere(exported, faces[0], out / "overlays", log)
     rows = profile_everything(exported, config, out, log)
-    return write_report(out, config, faces, exported, predictions, rows, time.perf_counter() - started)
+    return write_report(out, config, faces, calibration, exported, predictions, rows,
+                        time.perf_counter() - started)
+
+
+def _gate_set(model: str, calibration, log: Log) -> str | None:
+    """The model's own validation set (its recipe) with real calibration faces, as ``edgekit export`` gates; else
+    None (label-free on the held-out augmentations)."""
+    from edgekit.export.pipeline import own_validation_set
+
+    return own_validation_set(model, log) if calibration.real else None
 
 
 def check_demo_out(out: Path, config: DemoConfig) -> None:
@@ -85,7 +94,7 @@ def artifact_folder(out: Path, model: str, target: str) -> Path:
     return out / "artifacts" / f"{model}-{target}"
 
 
-def export_one(model: str, target_name: str, out: Path, calibration: Path, log: Log,
+def export_one(model: str, target_name: str, out: Path, calibration: str | Path, log: Log,
                eval_dir: str | Path | None = None) -> Exported:
     from edgekit.export.pipeline import export
     from edgekit.specs import load_target

@@ -59,7 +59,7 @@ class Predictor:
         """The spec's preprocessing, in the layout the runner's file takes (no transpose per call)."""
         return preprocess_for(self.spec.preprocess, self.runner)
 
-    detector = None  # FaceDetector / name used when predict() gets no box (None: the default Haar detector)
+    detector = None  # FaceDetector / name used when predict() gets no box (None: the default one)
 
     def predict(self, image_bgr: np.ndarray, box: Box | Corners | None = None,
                 landmarks_hint: np.ndarray | None = None) -> Prediction:
