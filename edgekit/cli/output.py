@@ -20,7 +20,7 @@ STDOUT = "-"  # --json with no FILE
 
 @dataclass
 class _Results:
-    """Under --json (stdout): where the result object goes, and whether the verb wrote it."""
+    """One verb run's result: the stream it goes to under --json (the real stdout), and whether it was written."""
 
     stream: TextIO
     emitted: bool = False
@@ -74,8 +74,8 @@ def progress_wanted(args: argparse.Namespace) -> bool | None:
 
 
 def run_verb(module, args: argparse.Namespace) -> int:
-    """``module.run(args)`` with the progress setting and, under --json, every print sent to stderr (stdout) and
-    a result object however the verb ends well: one that emitted none leaves ``{"verb": ..., "exit_code": ...}``."""
+    """``module.run(args)`` with the progress setting; under --json every print goes to stderr, and a verb that
+    ends without emitting its record still leaves one object: ``{"verb": ..., "exit_code": ...}``."""
     from edgekit.progress import progress_setting
 
     check_json_file(args)  # a verb checks its own FILE against its inputs too; this covers every other verb
