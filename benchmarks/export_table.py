@@ -19,19 +19,21 @@ def _unit(report: dict) -> str:
     return "%" if report["task"] == "landmarks" else "°"
 
 
-def _parity(check: dict) -> str:
-    if not check:
+def _parity(check) -> str:
+    """``check``: a checks.Parity or None."""
+    if check is None:
         return "-"
-    value = f"{check['max_px']:.2g} px" if "max_px" in check else f"{check['max_deg']:.2g}°"
-    return f"{value} vs {check.get('against', 'torch')}"
+    value = f"{check.max_px:.2g} px" if check.max_px is not None else f"{check.max_deg:.2g}°"
+    return f"{value} vs {check.against}"
 
 
-def _gate(result: dict | None) -> str:
-    if not result:
+def _gate(result) -> str:
+    """``result``: a checks.GateResult or None."""
+    if result is None:
         return "reference"
-    kind = "label-free" if result.get("label_free") else "labelled"
-    verdict = "PASS" if result["passed"] else "FAIL"
-    return f"{verdict} ({kind} Δ {result['delta']:+.3f}, budget {result['budget']})"
+    kind = "label-free" if result.label_free else "labelled"
+    verdict = "PASS" if result.passed else "FAIL"
+    return f"{verdict} ({kind} Δ {result.delta:+.3f}, budget {result.budget})"
 
 
 def table(files: Sequence, metrics: dict[str, dict]) -> list[str]:
@@ -47,10 +49,10 @@ def table(files: Sequence, metrics: dict[str, dict]) -> list[str]:
         report = metrics[f.file.label]
         delta = _metric(report) - fp32[f.model] if f.model in fp32 else float("nan")
         checks = manifest.checks
-        selected = "yes" if checks.get("selected") == name else ""
+        selected = "yes" if checks.selected == name else ""
         lines.append(f"| {f.model} | {f.target} | `{name}` | {entry.precision} | {entry.size / 1024:.0f} | "
-                     f"{_parity(checks.get('parity', {}).get(name, {}))} | {_metric(report):.3f}{_unit(report)} | "
-                     f"{delta:+.3f} | {_gate(checks.get('gate', {}).get('files', {}).get(name))} | {selected} |")
+                     f"{_parity(checks.parity.get(name))} | {_metric(report):.3f}{_unit(report)} | "
+                     f"{delta:+.3f} | {_gate(checks.gate.files.get(name))} | {selected} |")
     return lines
 
 

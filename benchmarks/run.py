@@ -105,8 +105,8 @@ def gate_passing(files: list[BenchFile]) -> set[tuple[str, str]]:
 
     passing = set()
     for f in files:
-        gated = read_manifest(f.file.artifact).checks.get("gate", {}).get("files", {})
-        if gated.get(f.file.path.name, {}).get("passed"):
+        result = read_manifest(f.file.artifact).checks.gate.files.get(f.file.path.name)
+        if result is not None and result.passed:
             passing.add((f.model, f.file.path.name))
     return passing
 

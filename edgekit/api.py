@@ -109,12 +109,11 @@ def read_artifact(folder: str | Path) -> Artifact:
 
     folder = Path(folder)
     manifest = read_manifest(folder)
-    gate = manifest.checks.get("gate", {}).get("files", {})
-    selected = manifest.checks.get("selected")
+    gate = manifest.checks.gate.files
+    selected = manifest.checks.selected
     return Artifact(folder, tuple(folder / f.path for f in manifest.models()),
-                    {name: GateResult(r["metric"], r["value"], r["delta"], r["budget"], r["passed"])
-                     for name, r in gate.items()},
-                    None if selected is None else folder / selected)
+                    {name: GateResult(r.metric, r.value, r.delta, r.budget, r.passed) for name, r in gate.items()},
+                    folder / selected if selected else None)
 
 
 def export(source: Any, target: str | Path, out: str | Path, calib: str | None = None, eval: str | None = None,
@@ -163,13 +162,13 @@ class EvalResult:
 
 def evaluate(source: str | Path, data: str | Path | None = None, limit: int | None = None,
              threads: int | None = None, batch_size: int = 32, ced: str | Path | None = None,
-             val_of: str | Path | None = None) -> EvalResult:
+             val_of: str | Path | None = None, derive_pose: bool = False) -> EvalResult:
     """Metrics of SOURCE on the annotated faces of folder ``data`` (or the validation set of recipe ``val_of``);
     ``ced``: also write the cumulative error distribution plot (PNG)."""
     from edgekit.eval.evaluate import evaluate as run_eval
 
     return EvalResult.from_report(run_eval(source, data, limit=limit, threads=threads, batch_size=batch_size,
-                                           ced=ced, val_of=val_of))
+                                           ced=ced, val_of=val_of, derive_pose=derive_pose))
 
 
 def profile(*sources: str | Path, threads: Sequence[int] = (1,), batch: Sequence[int] = (1,), runs: int = 200,

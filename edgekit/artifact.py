@@ -1,5 +1,6 @@
 """An artifact is a folder: model files for one target plus ``edgekit.json``, the manifest holding the specs,
-every file with its sha256, the results of every check (parity, gate, profile) and provenance.
+every file with its sha256, the typed results of every check (``edgekit.checks.Checks``) and provenance.
+Format 1 manifests (free-form checks) are read through ``edgekit.manifest_v1``.
 
 Manifests are verified before any file is used: each path must stay inside the folder and match its sha256.
 """
@@ -17,17 +18,14 @@ from typing import Any
 
 from edgekit import serial
 from edgekit.atomic import atomic_write_json
+from edgekit.checks import Checks
 from edgekit.errors import ModelFileError, SpecError
 from edgekit.paths import PROJECT_DIR
 from edgekit.specs import ModelSpec, Target
 
 MANIFEST = "edgekit.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: typed checks; 1: free-form checks (converted when read)
 MAX_MANIFEST_BYTES = 64 << 20  # a real manifest is tens of KB; read bounded
-# checks read back by edgekit (build, runners, reports): the type of each, and which hold per-file mappings
-CHECK_TYPES = {"selected": str, "gate": dict, "latency_ms": dict, "parity": dict, "tensorrt_engines": dict,
-               "tflite_failed": dict, "sensitivity": dict, "profile": dict}
-PER_FILE = {"gate": ("files",), "tensorrt_engines": ()}  # key path to a {file: mapping} table read by build
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,7 @@ class Manifest:
     model: ModelSpec
     files: tuple[ArtifactFile, ...] = ()
     target: Target | None = None
-    checks: dict[str, Any] = field(default_factory=dict)
+    checks: Checks = field(default_factory=Checks)
     provenance: dict[str, Any] = field(default_factory=dict)
     format: int = FORMAT_VERSION
 
@@ -55,8 +53,9 @@ class Manifest:
         kept = tuple(f for f in self.files if f.path != entry.path)
         return dataclasses.replace(self, files=kept + (entry,))
 
-    def with_check(self, name: str, result: Any) -> "Manifest":
-        return dataclasses.replace(self, checks={**self.checks, name: result})
+    def with_checks(self, **changes: Any) -> "Manifest":
+        """A copy with these fields of ``checks`` replaced."""
+        return dataclasses.replace(self, checks=dataclasses.replace(self.checks, **changes))
 
     def models(self) -> list[ArtifactFile]:
         return [f for f in self.files if f.role == "model"]
@@ -92,14 +91,19 @@ def read_manifest(folder: str | Path, verify: bool = True) -> Manifest:
     path = folder / MANIFEST
     if not path.is_file():
         raise ModelFileError(f"not an edgekit artifact (no {MANIFEST})", folder)
+    data = _manifest_json(path)
+    version = data.get("format", FORMAT_VERSION) if isinstance(data, dict) else FORMAT_VERSION
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
+        raise ModelFileError(f"manifest format {serial.excerpt(version)} is not one this edgekit reads (1.."
+                             f"{FORMAT_VERSION})", path)
     try:
-        manifest = serial.from_dict(Manifest, _manifest_json(path), "manifest")
-        _check_checks(manifest.checks)
+        if version == 1:
+            from edgekit.manifest_v1 import manifest_from_v1
+
+            data = manifest_from_v1(data)
+        manifest = serial.from_dict(Manifest, data, "manifest")
     except SpecError as exc:
         raise ModelFileError(exc.message, path) from None
-    if not 1 <= manifest.format <= FORMAT_VERSION:
-        raise ModelFileError(f"manifest format {serial.excerpt(manifest.format)} is not one this edgekit reads (1.."
-                             f"{FORMAT_VERSION})", path)
     if verify:
         for entry in manifest.files:
             verify_file(folder, entry)
@@ -116,21 +120,6 @@ def _manifest_json(path: Path) -> Any:
         return json.loads(text)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, a 5000-digit integer, deep nesting
         raise ModelFileError(f"manifest is not valid JSON ({exc.__class__.__name__})", path) from None
-
-
-def _check_checks(checks: dict[str, Any]) -> None:
-    """The checks edgekit reads back hold what it wrote (``selected`` a path, the others mappings, per-file tables
-    of mappings), so a hand-edited manifest is one SpecError, not an AttributeError later."""
-    for name, kind in CHECK_TYPES.items():
-        value = checks.get(name)
-        if value is not None and not isinstance(value, kind):
-            raise SpecError(f"manifest.checks.{name}: expected a {kind.__name__}, got {type(value).__name__}")
-    for name, keys in PER_FILE.items():
-        table = checks.get(name) or {}
-        for key in keys:
-            table = table.get(key) or {} if isinstance(table, dict) else table
-        if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
-            raise SpecError(f"manifest.checks.{name}: expected a mapping of file name -> mapping")
 
 
 def resolve_inside(folder: Path, rel: str) -> Path:

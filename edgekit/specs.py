@@ -140,7 +140,6 @@ class Int8Section:
     recalibrate: tuple[float, ...] = (99.99, 99.9, 99.5)  # over budget: Percentile ranges tried first, in order
     fallback: bool = True  # then keep the most sensitive layers in float until the budget holds
     max_float_layers: int = 12
-    select: Literal["int8", "fastest_within_budget"] = "int8"
 
     def __post_init__(self) -> None:
         percentiles = (self.percentile, *self.recalibrate)
@@ -185,6 +184,14 @@ class TensorrtSection:
 
 
 @dataclass(frozen=True)
+class SelectSection:
+    """Which file an artifact deploys by default, of those within the accuracy budget on the target's runtime:
+    ``latency`` the fastest (an INT8 file slower than FP32 is never chosen), ``size`` the smallest."""
+
+    prefer: Literal["latency", "size"] = "latency"
+
+
+@dataclass(frozen=True)
 class JetsonSection:
     device: str  # e.g. "Jetson Orin Nano"
     jetpack: str  # e.g. "6.1"
@@ -202,6 +209,7 @@ class Target:
     tflite: TfliteSection | None = None
     tensorrt: TensorrtSection | None = None
     jetson: JetsonSection | None = None
+    select: SelectSection = field(default_factory=SelectSection)
 
     def __post_init__(self) -> None:
         if self.runtime == "tflite" and self.tflite is None:
@@ -226,7 +234,7 @@ def load_target(path_or_name: str) -> Target:
 def check_target(target: Target, where: str | Path | None = None) -> None:
     """SpecError naming ``where`` (the target file or the artifact holding it) when ``validate_target`` finds
     the sections inconsistent (TensorRT version, opset for it, DLA, JetPack)."""
-    from edgekit.export.tensorrt import validate_target
+    from edgekit.backend.tensorrt.prepare import validate_target
 
     problems = validate_target(target)
     if problems:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from edgekit.cli import args as types
+from edgekit.cli.output import add_json_flag, emit, json_to_stdout
 
 HELD_OUT = "held-out"  # --eval keyword: gate on the calibration faces held back
 HELP = "Export a model for a target: ONNX with parity, INT8 with an accuracy gate, TFLite, TensorRT/Jetson prep."
@@ -23,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "label-free against FP32 when they carry no annotations); default: a registered model's own "
                         "validation set (recipes/NAME.yaml) when its data is here, else 'held-out'")
     parser.add_argument("--threads", type=types.threads, default=None, help="threads for parity and gate runs")
+    add_json_flag(parser, "the artifact's files with their parity, gate and latency")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,8 +41,23 @@ def run(args: argparse.Namespace) -> int:
         eval_dir = own_validation_set(args.source, _print)
     out = export(args.source, target, args.out, calib=args.calib, eval_dir=None if eval_dir == HELD_OUT else eval_dir,
                  log=_print, threads=args.threads)
-    print(summary_table(out))
+    if not json_to_stdout(args):
+        print(summary_table(out))
+    emit(args, export_record(out))
     return 0
+
+
+def export_record(folder: Path) -> dict:
+    """The artifact as ``--json`` prints it: its folder, default file and every model file's checks."""
+    import dataclasses
+
+    from edgekit.artifact import read_manifest
+    from edgekit.checks import summarize
+
+    manifest = read_manifest(folder)
+    return {"artifact": str(folder), "selected": manifest.checks.selected or None,
+            "label_free": manifest.checks.gate.label_free,
+            "files": [dataclasses.asdict(item) for item in summarize(manifest)]}
 
 
 def _print(line: str) -> None:
@@ -48,37 +65,25 @@ def _print(line: str) -> None:
 
 
 def summary_table(folder: Path) -> str:
-    """file, precision, size, parity, metric, delta, latency: one row per model file of the artifact."""
+    """file, precision, size, parity, metric, delta, latency: one row per model file of the artifact
+    (``checks.summarize``, the view every report shares)."""
     from edgekit.artifact import read_manifest
+    from edgekit.checks import summarize
+    from edgekit.report_table import format_table
 
     manifest = read_manifest(folder)
-    checks = manifest.checks
-    parity, gate = checks.get("parity", {}), checks.get("gate", {}).get("files", {})
-    latency = checks.get("latency_ms", {}).get("files", {})
-    rows = [("file", "precision", "size", "parity", "metric", "delta", "latency")]
-    for entry in manifest.models():
-        name = Path(entry.path).name
-        p, g = parity.get(name, {}), gate.get(name, {})
-        rows.append((entry.path, entry.precision, f"{entry.size / 1024:.0f} kB",
-                     _parity_cell(p), _metric_cell(g), f"{g['delta']:+.3f}" if g else "-",
-                     f"{latency[name]:.2f} ms" if name in latency else "-"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
-    if checks.get("gate", {}).get("label_free"):
+    rows = [(item.path, item.precision, f"{item.size / 1024:.0f} kB", item.parity.text() if item.parity else None,
+             _metric_cell(item.gate), f"{item.gate.delta:+.3f}" if item.gate else None,
+             f"{item.latency_ms:.2f} ms" if item.latency_ms is not None else None) for item in summarize(manifest)]
+    lines = [format_table(("file", "precision", "size", "parity", "metric", "delta", "latency"), rows)]
+    if manifest.checks.gate.label_free:
         lines.append("* label-free: compared with the FP32 file's predictions on held-out real faces (no labels)")
-    selected = checks.get("selected")
+    selected = manifest.checks.selected
     return "\n".join(lines + ([f"default file: {selected}"] if selected else []))
 
 
-def _parity_cell(result: dict) -> str:
-    if "max_px" in result:
-        return f"{result['max_px']:.3g} px"
-    return f"{result['max_deg']:.3g} deg" if "max_deg" in result else "-"
-
-
-def _metric_cell(result: dict) -> str:
-    if not result:
+def _metric_cell(result) -> str:
+    if result is None:
         return "-"
-    unit = "deg" if result["metric"] == "mae" else "%"
-    label = f"{result['metric']}{'*' if result['label_free'] else ''}"
-    return f"{label} {result['value']:.3f}{unit}{'' if result['passed'] else ' FAIL'}"
+    label = f"{result.metric}{'*' if result.label_free else ''}"
+    return f"{label} {result.value:.3f}{result.unit}{'' if result.passed else ' FAIL'}"

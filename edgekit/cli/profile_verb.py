@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from edgekit.cli import args as types
+from edgekit.cli.output import add_json_flag, check_json_file, emit, json_file, json_to_stdout
 
 HELP = "Profile latency / memory of artifacts and model files (each configuration in its own process)."
 UNKNOWN_INPUT = (256, 256)  # (width, height) assumed when a file's input size is not known before it opens
@@ -26,13 +26,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--peer", action="append", choices=sorted(PEERS), default=[],
                         help="add a peer model, e.g. mediapipe (face_landmark.tflite from mediapipe 0.10.21)")
     parser.add_argument("--image", help="image for preprocessing/decode timing (default: grace_hopper.jpg)")
-    parser.add_argument("--json", metavar="FILE", help="write all results (with every timed call) as JSON")
+    parser.add_argument("--input", metavar="X.npy", help="input values for files without edgekit's spec (one "
+                        "sample or a batch of 1, repeated to --batch; default: random values of the file's shapes)")
+    add_json_flag(parser, "all results (with every timed call)")
     parser.add_argument("--csv", metavar="FILE", help="write the table as CSV")
     parser.add_argument("--plot", metavar="FILE.png", help="write a latency-distribution box plot (PNG)")
     parser.add_argument("--adb", action="store_true", help="also time .tflite files on an Android device "
                         "with benchmark_model (prints the commands when none is attached)")
     parser.add_argument("--trtexec-log", action="append", default=[], metavar="FILE",
                         help="add trtexec's timing summary from this log to the table")
+    parser.add_argument("--record", action="store_true", help="write each artifact's host rows into its manifest "
+                        "(checks.profile); without it, artifacts are left as they are")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,22 +49,24 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(args)
     files = [f for source in args.sources for f in measure.model_files(source)]
     check_batch_memory(files, max(args.batch))
+    check_input(args.input, files)
     files += [measure.peer_file(name) for name in args.peer]
     settings = measure.Settings(threads=args.threads, batches=args.batch, runs=args.runs, warmup=args.warmup,
-                                image=args.image)
-    rows = measure.profile_files(files, settings, progress=sys.stderr.isatty())
+                                image=args.image, input=args.input)
+    rows = measure.profile_files(files, settings)
     if args.adb:
         tflites = [(f.path, f.label, f.precision, measure.static_facts(f)) for f in files if f.backend == "tflite"]
         rows += _adb_rows(tflites, settings)
     rows += [_trtexec_row(path) for path in args.trtexec_log]
     rows = report.with_ratios(rows, args.baseline)
-    print(report.format_table(rows))
+    if not json_to_stdout(args):
+        print(report.format_table(rows))
     context = {"tool": "edgekit profile", "runs": args.runs, "warmup": args.warmup, **_host(provenance)}
     try:
         _write_outputs(args, rows, context)
     except OSError as exc:  # a full disk: the atomic write left nothing half-written
         raise EdgekitError(f"cannot write ({exc.strerror})", exc.filename) from None
-    artifacts = {f.label: f.artifact for f in files if f.artifact is not None}
+    artifacts = {f.label: f.artifact for f in files if f.artifact is not None} if args.record else {}
     for path in report.record_in_artifacts(rows, artifacts, context):
         print(f"recorded in {path} (checks.profile)")
     return 0
@@ -70,10 +76,26 @@ def check_outputs(args: argparse.Namespace) -> None:
     """--json, --csv and --plot are writable files, checked before anything is measured."""
     from edgekit.outputs import check_output_file
 
-    inputs = (*args.sources, *args.trtexec_log, *([args.image] if args.image else []))
-    for flag, suffixes in (("json", None), ("csv", None), ("plot", (".png",))):
+    inputs = (*args.sources, *args.trtexec_log, *(f for f in (args.image, args.input) if f))
+    check_json_file(args, inputs)
+    for flag, suffixes in (("csv", None), ("plot", (".png",))):
         if getattr(args, flag):
             check_output_file(getattr(args, flag), f"--{flag}", suffixes=suffixes, inputs=inputs)
+
+
+def check_input(path: str | None, files) -> None:
+    """--input: a readable .npy that fits every file without edgekit's spec it would feed (one line otherwise)."""
+    from edgekit.errors import EdgekitError
+    from edgekit.profile.rawfile import input_batch, load_input
+
+    if path is None:
+        return
+    given = load_input(path)
+    for file in [f for f in files if f.raw]:
+        try:
+            input_batch(file.inputs, 1, given)
+        except EdgekitError as exc:
+            raise EdgekitError(f"{exc.message} in {file.label}", path) from None
 
 
 def check_batch_memory(files, batch: int) -> None:
@@ -105,13 +127,13 @@ def _input_size(file) -> tuple[int, int]:
 
 
 def _adb_rows(tflites, settings):
-    from edgekit.profile.adb import adb_measurements
+    from edgekit.backend.tflite.adb import adb_measurements
 
     return adb_measurements(tflites, settings.threads, settings.runs, settings.warmup)
 
 
 def _trtexec_row(path: str):
-    from edgekit.profile.trtexec import trtexec_measurement
+    from edgekit.backend.tensorrt.trtexec_log import trtexec_measurement
 
     return trtexec_measurement(path)
 
@@ -127,8 +149,9 @@ def _host(provenance) -> dict:
 def _write_outputs(args: argparse.Namespace, rows, context: dict) -> None:
     from edgekit.profile import report
 
-    if args.json:
-        print(f"wrote {report.write_json(args.json, rows, context)}")
+    emit(args, {**context, "results": [report.as_dict(r) for r in rows]})
+    if json_file(args):
+        print(f"wrote {json_file(args)}")
     if args.csv:
         print(f"wrote {report.write_csv(args.csv, rows)}")
     if args.plot:

@@ -42,24 +42,42 @@ def write_report(out: Path, config, faces, calibration, exported, predictions, r
 
 
 def _export_section(item) -> list[str]:
+    from edgekit.checks import summarize
+
     manifest = read_manifest(item.folder)
     checks = manifest.checks
-    parity, gate = checks.get("parity", {}), checks.get("gate", {}).get("files", {})
-    latency = checks.get("latency_ms", {}).get("files", {})
-    lines = [f"### {item.model} → {item.target} ({item.seconds:.0f} s, selected: {checks.get('selected', '-')})", "",
+    lines = [f"### {item.model} → {item.target} ({item.seconds:.0f} s, selected: {checks.selected or '-'})", "",
              "| file | precision | size kB | parity | gate | host latency 1 thread |", "|---|---|---|---|---|---|"]
-    for entry in manifest.models():
-        p, g = parity.get(entry.path, {}), gate.get(entry.path)
-        decoded = f"{p['max_px']:.2g} px" if "max_px" in p else (f"{p['max_deg']:.2g}°" if "max_deg" in p else "-")
-        verdict = "-" if g is None else (f"{g['metric']} Δ {g['delta']:+.3f} (budget {g['budget']}) "
-                                         f"{'PASS' if g['passed'] else 'FAIL'}")
-        ms = latency.get(entry.path)
-        lines.append(f"| {entry.path} | {entry.precision} | {entry.size / 1024:.0f} | {decoded} | {verdict} | "
+    for row in summarize(manifest):
+        decoded = "-" if row.parity is None else row.parity.text().replace(" deg", "°")
+        g = row.gate
+        verdict = "-" if g is None else f"{g.metric} Δ {g.delta:+.3f} (budget {g.budget}) {'PASS' if g.passed else 'FAIL'}"
+        ms = row.latency_ms
+        lines.append(f"| {row.path} | {row.precision} | {row.size / 1024:.0f} | {decoded} | {verdict} | "
                      f"{'-' if ms is None else f'{ms:.3f} ms'} |")
-    kept = checks.get("sensitivity", {})
-    if kept:
-        lines += ["", f"Sensitivity fallback: {kept}"]
+    if checks.sensitivity:
+        lines += ["", "Sensitivity fallback (layers kept in float until the gate passed):", "",
+                  sensitivity_table(checks.sensitivity)]
     return lines + [""]
+
+
+SHOWN_LAYERS = 3  # layer names listed per format; the rest counted
+
+
+def sensitivity_table(sensitivity: dict) -> str:
+    """One markdown row per format (``checks.Sensitivity``): where the search started, how many layers it could
+    keep in float, which it kept, the gate delta it reached and its latency cost."""
+    from edgekit.report_table import markdown_table
+
+    def kept(record) -> str:
+        names = list(record.float_layers)
+        more = f" +{len(names) - SHOWN_LAYERS} more" if len(names) > SHOWN_LAYERS else ""
+        return (", ".join(f"`{n}`" for n in names[:SHOWN_LAYERS]) + more) or "none"
+
+    rows = [(fmt, r.calibration, r.candidates, len(r.float_layers), kept(r), r.delta, "PASS" if r.passed else "FAIL",
+             None if r.latency_cost_ms is None else f"{r.latency_cost_ms:+.3f} ms") for fmt, r in sensitivity.items()]
+    return markdown_table(("format", "calibration", "candidates", "in float", "layers", "delta", "gate",
+                           "latency cost"), rows)
 
 
 def _one_per_model(predictions):

@@ -24,8 +24,10 @@ import numpy as np
 
 from edgekit import serial
 from edgekit.atomic import atomic_write_bytes
+from edgekit.checks import CalibrationData
 from edgekit.errors import DataError
 from edgekit.paths import PROJECT_DIR, shared_data_dir
+from edgekit.progress import progress
 from edgekit.runtime.preprocess import Box, box_from_detection, box_from_landmarks, preprocess_batch
 from edgekit.specs import Int8Section, ModelSpec
 
@@ -72,10 +74,9 @@ class CalibrationSet:
     sha256: str
     from_cache: bool
 
-    def record(self) -> dict:
+    def record(self) -> CalibrationData:
         """What the manifest records about the calibration data."""
-        return {"source": self.source, "images": len(self.calib), "holdout_images": len(self.holdout),
-                "sha256": self.sha256, "preprocess": "edgekit.runtime.preprocess (the artifact's spec)"}
+        return CalibrationData(self.source, len(self.calib), len(self.holdout), self.sha256)
 
 
 # ----------------------------------------------------------------------------- resolving sources
@@ -216,7 +217,7 @@ def make_faces(items: list[_Item], spec: ModelSpec) -> Faces:
 
         detector = get_detector()
     images, boxes = [], []
-    for item in items:
+    for item in progress(items, "calibration faces", unit="image"):
         image = load_image(item.image)  # DataError naming the file when it cannot be decoded
         images.append(image)
         boxes.append(_box(item, image, spec, detector))

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.backend.base import Runner
+from edgekit.checks import GateResult, Parity
 from edgekit.errors import EdgekitError
 from edgekit.runtime.decode import decode
 from edgekit.runtime.predictor import Predictor
@@ -33,27 +34,27 @@ def image_space(outputs: list[np.ndarray], spec: ModelSpec, matrices: np.ndarray
     return decoded if spec.task == "pose" else to_image(decoded, matrices)
 
 
-def parity(reference: list[np.ndarray], outputs: list[np.ndarray], spec: ModelSpec, matrices: np.ndarray) -> dict:
+def parity(reference: list[np.ndarray], outputs: list[np.ndarray], spec: ModelSpec, matrices: np.ndarray,
+           against: str = "torch") -> Parity:
     """Max |difference| of raw outputs, relative L2, and the max decoded difference: image pixels (Euclidean,
-    per landmark) or degrees (per angle)."""
+    per landmark) or degrees (per angle). ``against``: what ``reference`` came from (torch, onnx fp32)."""
     max_abs = max(float(np.abs(r - o).max()) for r, o in zip(reference, outputs))
     norm = math.sqrt(sum(float(np.square(r).sum()) for r in reference)) or 1.0
     rel_l2 = math.sqrt(sum(float(np.square(r - o).sum()) for r, o in zip(reference, outputs))) / norm
     ref, got = image_space(reference, spec, matrices), image_space(outputs, spec, matrices)
-    result = {"images": int(len(matrices)), "max_abs": max_abs, "rel_l2": rel_l2}
     if spec.task == "pose":
-        result["max_deg"] = float(np.abs(ref - got).max())
-    else:
-        result["max_px"] = float(np.linalg.norm(ref - got, axis=-1).max())
-    return result
+        return Parity(against, int(len(matrices)), max_abs, rel_l2, max_deg=float(np.abs(ref - got).max()))
+    worst_px = float(np.linalg.norm(ref - got, axis=-1).max())
+    return Parity(against, int(len(matrices)), max_abs, rel_l2, max_px=worst_px)
 
 
-def require_parity(result: dict, max_px: float, max_deg: float, path: Path, against: str) -> None:
+def require_parity(result: Parity, max_px: float, max_deg: float, path: Path, against: str) -> None:
     """EdgekitError when the decoded difference exceeds the target's limit."""
-    key, limit, unit = ("max_deg", max_deg, "deg") if "max_deg" in result else ("max_px", max_px, "px")
-    if result[key] > limit:
-        raise EdgekitError(f"parity vs {against} failed: decoded outputs differ by up to {result[key]:.4g} {unit} "
-                           f"on {result['images']} real faces (limit {limit} {unit})", path)
+    value, limit, unit = (result.max_deg, max_deg, "deg") if result.max_deg is not None else \
+        (result.max_px, max_px, "px")
+    if value > limit:
+        raise EdgekitError(f"parity vs {against} failed: decoded outputs differ by up to {value:.4g} {unit} "
+                           f"on {result.images} real faces (limit {limit} {unit})", path)
 
 
 # ----------------------------------------------------------------------------- latency
@@ -138,16 +139,20 @@ class Gate:
         self.baseline = 0.0 if self.label_free else self._score(predictions, truths)
         return self.baseline
 
-    def check(self, runner: Runner) -> dict:
-        """{metric, value, delta, budget, passed, label_free, images} for one file (baseline set first); with
-        labels also ``labels`` (their source) and ``vs_fp32`` (the label-free deviation from the FP32 file)."""
+    def baseline_result(self) -> GateResult:
+        """The FP32 file's own row (delta 0), after ``set_baseline``."""
+        return GateResult(self.metric, self.baseline, 0.0, self.budget, True, self.label_free)
+
+    def check(self, runner: Runner) -> GateResult:
+        """The metric of one file (baseline set first); with labels also ``labels`` (their source) and
+        ``vs_fp32`` (the label-free deviation from the FP32 file)."""
         predictions, truths = self._predict(runner)
         deviation = self._score(predictions, self.reference, limit=math.inf)
         value = deviation if self.label_free else self._score(predictions, truths)
         delta = value - self.baseline
-        result = {"metric": self.metric, "value": value, "delta": delta, "budget": self.budget,
-                  "passed": bool(delta <= self.budget), "label_free": self.label_free, "images": len(predictions)}
-        return result if self.label_free else {**result, "labels": self.labels, "vs_fp32": deviation}
+        return GateResult(self.metric, value, delta, self.budget, bool(delta <= self.budget), self.label_free,
+                          len(predictions), "" if self.label_free else self.labels,
+                          None if self.label_free else deviation)
 
 
 def holdout_labels(paths: tuple[str, ...], images: list[np.ndarray], spec: ModelSpec) -> np.ndarray:

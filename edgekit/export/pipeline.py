@@ -1,16 +1,18 @@
-"""``export(source, target, out_dir)``: the chain of stages, all written into one temporary folder that replaces
-``out_dir`` only when every stage succeeded (an interrupted or failed export leaves the previous artifact as it
-was and no partial folder).
+"""``export(source, target, out_dir)``: one loop over the formats the target asks for (``backend.formats``), all
+written into one temporary folder that replaces ``out_dir`` only when every stage succeeded (an interrupted or
+failed export leaves the previous artifact as it was and no partial folder).
 
-    onnx (parity vs torch) -> int8 (ORT QDQ calibration) -> gate (metric, latency, sensitivity fallback, select)
-    -> tflite (parity vs ONNX, int8 gated) -> tensorrt (checks, calibration table) -> jetson bundle -> manifest
+    onnx (parity vs torch, INT8 search when the target deploys ONNX) -> tflite (parity vs ONNX, INT8 search)
+    -> tensorrt (checks, calibration table, Jetson bundle) -> selection -> manifest
+
+Each stage is ``backend/<format>``'s ``export_stage(ex)``; ``Export`` is what they share: the gate, the files
+shipped so far (the manifest) and the ONNX FP32 outputs every other format is compared with.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
-import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -18,11 +20,15 @@ import numpy as np
 
 from edgekit.artifact import ArtifactFile, Manifest, describe_file, provenance, write_manifest
 from edgekit.atomic import atomic_dir, work_dir
+from edgekit.backend.formats import export_stages, for_runtime, load
+from edgekit.checks import Calibration, Gate, GateResult, Parity, Quantization, Recalibration, \
+    Sensitivity, file_key
 from edgekit.errors import EdgekitError, ModelFileError
 from edgekit.specs import Int8Section, Target
 
 LATENCY_RUNS = 50
 DEFAULT_CALIBRATION = "calibration/default.yaml"
+HUB = "onnx"  # the format every other one is converted from and compared with
 Log = Callable[[str], None]
 
 
@@ -35,15 +41,11 @@ class Export:
     folder: Path  # the temporary artifact folder
     work: Path  # scratch outside the artifact
     calibration: Any  # edgekit.export.calibset.CalibrationSet
-    eval_dir: str | None
     threads: int | None
     log: Log
-    manifest: Manifest = None
-    reference: list[np.ndarray] = field(default_factory=list)  # ONNX FP32 outputs on the parity faces
+    manifest: Manifest
     gate: Any = None  # edgekit.export.gate.Gate, when the target has an int8 section
-    quantizer: Any = None  # edgekit.export.calibrate.QdqQuantizer, reused by the sensitivity fallback
-    latency: dict[str, float] = field(default_factory=dict)
-    results: dict[str, dict] = field(default_factory=dict)  # gate result per file
+    reference: list[np.ndarray] | None = None  # ONNX FP32 outputs on the parity faces
 
     @property
     def spec(self):
@@ -59,13 +61,77 @@ class Export:
         count = self.target.onnx.parity_images
         return faces.tensors[:count], faces.matrices[:count]
 
+    # ------------------------------------------------------------------ the manifest
+
+    def record(self, **checks: Any) -> None:
+        self.manifest = self.manifest.with_checks(**checks)
+
     def add(self, path: Path, format: str, **kw: Any) -> ArtifactFile:
         entry = describe_file(self.folder, path, format, **kw)
         self.manifest = self.manifest.with_file(entry)
         return entry
 
-    def check(self, name: str, value: Any) -> None:
-        self.manifest = self.manifest.with_check(name, value)
+    def record_quantization(self, fmt: str, quantization: Quantization) -> None:
+        calibration = self.manifest.checks.calibration
+        self.record(calibration=dataclasses.replace(calibration, quantization={**calibration.quantization,
+                                                                               fmt: quantization}))
+        note = f", {quantization.note}" if quantization.note else ""
+        self.log(f"int8: {fmt} {quantization.method} ranges, {quantization.activations} activations, "
+                 f"{quantization.images} images ({quantization.tool}{note})")
+
+    def record_recalibration(self, fmt: str, record: Recalibration) -> None:
+        self.record(recalibration={**self.manifest.checks.recalibration, fmt: record})
+
+    def record_sensitivity(self, fmt: str, record: Sensitivity) -> None:
+        self.record(sensitivity={**self.manifest.checks.sensitivity, fmt: record})
+
+    def fail(self, path: Path, why: str) -> None:
+        """A quantized file its runtime cannot run: removed, the reason recorded."""
+        path.unlink(missing_ok=True)
+        self.record(failed={**self.manifest.checks.failed, file_key(path): why})
+
+    # ------------------------------------------------------------------ files through the checks
+
+    def ship_float(self, path: Path, fmt: str, precision: str, layout: str, notes: str, max_px: float,
+                   max_deg: float) -> None:
+        """A float file of a converted format: compared with the ONNX FP32 outputs (held to the limits), timed and
+        listed."""
+        from edgekit.export.gate import require_parity
+
+        result = self.compare(path)
+        self.log(f"{fmt}: {path.name} parity vs ONNX {parity_text(result)}")
+        require_parity(result, max_px, max_deg, path, "ONNX FP32")
+        self.measure(path)
+        self.add(path, fmt, precision=precision, layout=layout, notes=notes)
+
+    def ship_quantized(self, path: Path, fmt: str, precision: str, layout: str, notes: str) -> float:
+        """Compare (formats other than the hub), gate, time and list a quantized file; returns its gate delta.
+        A file its runtime cannot run is removed and recorded instead (delta inf)."""
+        try:
+            if fmt != HUB:
+                text = f"parity vs ONNX {parity_text(self.compare(path))}"
+                self.log(f"{fmt}: {path.name} {text}")
+            result = self.gate_file(path) if self.gate is not None else None
+        except ModelFileError as exc:
+            self.fail(path, exc.message)
+            self.log(f"{fmt}: {path.name} does not run, not shipped: {exc.message}")
+            return math.inf
+        if result is not None:
+            self.log(f"gate: {path.name} {result.text()}")
+        self.measure(path)
+        self.add(path, fmt, precision=precision, layout=layout, notes=notes)
+        return 0.0 if result is None else result.delta
+
+    def compare(self, path: Path) -> Parity:
+        """Parity of a file against the ONNX FP32 outputs on the parity faces (recorded)."""
+        from edgekit.export.gate import parity
+        from edgekit.runtime.source import runner_for_file
+
+        faces, matrices = self.parity_faces()
+        with runner_for_file(path, self.threads, self.spec) as runner:
+            result = parity(self.reference, runner.infer(faces), self.spec, matrices, "onnx fp32")
+        self.record(parity={**self.manifest.checks.parity, file_key(path): result})
+        return result
 
     def measure(self, path: Path) -> float:
         """Host latency of one file: median of LATENCY_RUNS batch-1 runs, 1 thread, warm-up excluded."""
@@ -73,333 +139,83 @@ class Export:
         from edgekit.runtime.source import runner_for_file
 
         with runner_for_file(path, 1, self.spec) as runner:
-            self.latency[path.name] = latency_ms(runner, self.calibration.calib.tensors, LATENCY_RUNS)
-        return self.latency[path.name]
+            value = latency_ms(runner, self.calibration.calib.tensors, LATENCY_RUNS)
+        latency = self.manifest.checks.latency
+        self.record(latency=dataclasses.replace(latency, files={**latency.files, file_key(path): value}))
+        return value
 
-    def gate_file(self, path: Path) -> dict:
+    def set_baseline(self, path: Path) -> None:
+        """The FP32 file's metric: what every delta is measured from."""
+        from edgekit.runtime.source import runner_for_file
+
+        with runner_for_file(path, self.threads, self.spec) as runner:
+            self.gate.set_baseline(runner)
+        self._record_gate(file_key(path), self.gate.baseline_result())
+
+    def gate_file(self, path: Path) -> GateResult:
         """Gate a file of the artifact; its result goes into the manifest."""
-        self.results[path.name] = self.gate_trial(path)
-        return self.results[path.name]
+        result = self.gate_trial(path)
+        self._record_gate(file_key(path), result)
+        return result
 
-    def gate_trial(self, path: Path) -> dict:
-        """Gate any file (a trial outside the artifact too), recording nothing."""
+    def _record_gate(self, name: str, result: GateResult) -> None:
+        gate = self.manifest.checks.gate
+        self.record(gate=Gate(self.gate.metric, self.gate.label_free, {**gate.files, name: result}))
+
+    def gate_trial(self, path: Path) -> GateResult:
+        """Gate any file (a trial outside the artifact too), recording nothing; ModelFileError when its runtime
+        cannot run it."""
         from edgekit.runtime.source import runner_for_file
 
         with runner_for_file(path, self.threads, self.spec) as runner:
             return self.gate.check(runner)
 
+    def gate_delta(self, path: Path) -> float:
+        return self.gate_trial(path).delta
+
     def trial_delta(self, path: Path) -> float:
         """The gate's delta of a trial file; inf when its runtime cannot run it."""
         try:
-            return self.gate_trial(path)["delta"]
+            return self.gate_delta(path)
         except ModelFileError:
             return math.inf
+
+    # ------------------------------------------------------------------ calibrations
 
     def percentiles(self) -> tuple[float, ...]:
         """The recalibration percentiles, less the target's own calibration."""
         own = self.int8.percentile if self.int8.method == "percentile" else None
         return tuple(p for p in self.int8.recalibrate if p != own)
 
-
-# ----------------------------------------------------------------------------- stages
-
-
-def stage_onnx(ex: Export) -> None:
-    from edgekit.export.gate import parity, require_parity
-    from edgekit.export.onnx import export_onnx, torch_outputs
-    from edgekit.runtime.source import runner_for_file
-
-    section = ex.target.onnx
-    path = export_onnx(ex.model, ex.folder / "model.onnx", section)
-    faces, matrices = ex.parity_faces()
-    with runner_for_file(path, ex.threads, ex.spec) as runner:
-        ex.reference = runner.infer(faces)
-    result = {**parity(torch_outputs(ex.model, faces), ex.reference, ex.spec, matrices), "against": "torch"}
-    ex.log(f"onnx: {path.name} opset {section.opset}, parity vs torch {_parity_text(result)}")
-    require_parity(result, section.parity_max_px, section.parity_max_deg, path, "torch")
-    ex.add(path, "onnx", precision="fp32", layout=ex.spec.preprocess.layout)
-    ex.check("onnx", {"opset": section.opset, "dynamic_batch": section.dynamic_batch, "simplify": section.simplify,
-                      "exporter": "torch.onnx legacy (dynamo=False)", "spec_in": "onnx metadata_props"})
-    ex.check("parity", {path.name: result})
-
-
-def stage_int8(ex: Export) -> None:
-    from edgekit.export.calibrate import QdqQuantizer
-
-    if ex.target.int8 is None or ex.target.runtime == "tflite":  # TFLite INT8 is made in its own stage
-        return
-    activations = "QInt8" if ex.target.runtime == "tensorrt" else "QUInt8"  # TensorRT needs zero point 0
-    quantizer = QdqQuantizer(ex.folder / "model.onnx", ex.spec, ex.int8, ex.work / "qdq", activations)
-    path = quantizer.quantize(ex.folder / "model.int8.onnx", ex.calibration.calib.tensors)
-    ex.quantizer = quantizer
-    ex.add(path, "onnx", precision="int8", layout=ex.spec.preprocess.layout, notes="QDQ")
-    record = {**ex.calibration.record(), **quantizer.record(len(ex.calibration.calib))}
-    ex.check("calibration", record)
-    ex.log(f"int8: {path.name} ({record['method']}, {record['activations']} activations, "
-           f"{record['images']} images{', ' + record['note'] if 'note' in record else ''})")
-
-
-def stage_gate(ex: Export) -> None:
-    """Baseline FP32, gate the INT8 ONNX, sensitivity fallback when over budget, latency of each ONNX file."""
-    from edgekit.export.gate import Gate
-    from edgekit.runtime.source import runner_for_file
-
-    ex.measure(ex.folder / "model.onnx")
-    if ex.target.int8 is None:
-        return
-    int8, holdout = ex.int8, ex.calibration.holdout
-    ex.gate = Gate(ex.spec, int8, ex.eval_dir, holdout.paths, holdout.boxes)
-    with runner_for_file(ex.folder / "model.onnx", ex.threads, ex.spec) as runner:
-        baseline = ex.gate.set_baseline(runner)
-    ex.results["model.onnx"] = {"metric": ex.gate.metric, "value": baseline, "delta": 0.0,
-                                "budget": ex.gate.budget, "passed": True, "label_free": ex.gate.label_free}
-    qdq = ex.folder / "model.int8.onnx"
-    if qdq.is_file():
-        result = ex.gate_file(qdq)
-        ex.measure(qdq)
-        ex.log(f"gate: {qdq.name} {_gate_text(result)}")
-        if not result["passed"]:
-            _fallback(ex, qdq, result["delta"])
-    _record_gate(ex)  # the verdicts so far: the TensorRT stage builds from a QDQ file that passed
-
-
-def _fallback(ex: Export, qdq: Path, delta: float) -> None:
-    """Recalibration, then (if still over budget) layers kept in float, starting from the best calibration."""
-    from edgekit.export.sensitivity import fallback
-
-    quantizers = {}
-
-    def write(percentile: float) -> Path:
-        quantizers[percentile] = ex.quantizer.with_percentile(percentile)
-        return quantizers[percentile].quantize(ex.work / "qdq" / f"int8-p{percentile:g}.onnx",
-                                               ex.calibration.calib.tensors)
-
-    ex.log(f"sensitivity: {qdq.name} is over budget")
-    best, path = _recalibrate(ex, write, delta, "onnx", ex.spec.preprocess.layout, ex.percentiles())
-    if ex.results.get(path.name, {}).get("passed") or not ex.int8.fallback:
-        return
-    mixed = ex.folder / "model.int8-mixed.onnx"
-    ex.log("sensitivity: keeping the most sensitive layers in float")
-    record = fallback(_bases(ex, ex.quantizer, quantizers.get(best), best), path, mixed, ex.calibration.calib.tensors,
-                      ex.work / "qdq", lambda file: ex.gate_file(file)["delta"], ex.gate.budget,
-                      ex.int8.max_float_layers, log=ex.log)
-    _add_mixed(ex, mixed, "onnx", ex.spec.preprocess.layout, record, "sensitivity", ex.latency[qdq.name])
-
-
-def _recalibrate(ex: Export, write: Callable[[float], Path], delta: float, format: str, layout: str,
-                 percentiles: tuple[float, ...]) -> tuple[float | None, Path]:
-    """Step 0 of the fallback: Percentile ranges; a recalibrated file within budget is shipped as
-    ``model.int8-pP.<ext>``. ``write(p)`` writes a file with the spec embedded. Returns (the best percentile or
-    None, the best all-INT8 file so far)."""
-    from edgekit.export.sensitivity import recalibrate
-
-    suffix = ".tflite" if format == "tflite" else ".onnx"
-    start = ex.folder / f"model.int8{suffix}"
-    best, path, record = recalibrate(percentiles, write, ex.trial_delta, delta, ex.gate.budget, ex.log)
-    ex.check("recalibration" if format == "onnx" else "recalibration_tflite", record)
-    if best is None:
-        return None, start
-    if not record["passed"]:
-        return best, path
-    shipped = ex.folder / f"model.int8-p{best:g}{suffix}"
-    shutil.move(path, shipped)  # from the scratch folder (/tmp): maybe another file system
-    _add_quantized(ex, shipped, format, layout, "int8", f"{_calibration_name(ex, best)} (recalibrated: "
-                   f"{_calibration_name(ex, None)} was over budget)")
-    ex.log(f"recalibration: {shipped.name} within budget")
-    return best, shipped
-
-
-def _bases(ex: Export, own: Any, recalibrated: Any, percentile: float | None) -> list[tuple[str, Any]]:
-    """The calibrations the layer fallback may start from: the target's, and the best recalibration if any."""
-    bases = [(_calibration_name(ex, None), own)]
-    return bases + [(_calibration_name(ex, percentile), recalibrated)] if recalibrated is not None else bases
-
-
-def _calibration_name(ex: Export, percentile: float | None) -> str:
-    if percentile is not None:
-        return f"percentile {percentile:g} ranges"
-    return f"percentile {ex.int8.percentile:g} ranges" if ex.int8.method == "percentile" else f"{ex.int8.method} ranges"
-
-
-def _add_quantized(ex: Export, path: Path, format: str, layout: str, precision: str, notes: str) -> float:
-    """Gate, time and list a quantized file made by the fallback (a .tflite is also compared with the ONNX FP32
-    outputs, like every TFLite file); returns its latency."""
-    if format == "tflite":
-        from edgekit.export.tflite import file_parity
-
-        faces, matrices = ex.parity_faces()
-        result = {**file_parity(path, ex.spec, faces, matrices, ex.reference, ex.threads), "against": "onnx fp32"}
-        ex.check("parity", {**ex.manifest.checks.get("parity", {}), path.name: result})
-    ex.gate_file(path)
-    latency = ex.measure(path)
-    ex.add(path, format, precision=precision, layout=layout, notes=notes)
-    return latency
-
-
-def _add_mixed(ex: Export, mixed: Path, format: str, layout: str, record: dict, check: str,
-               reference: float | None) -> None:
-    """Gate, time and list a fallback file; ``reference``: the all-INT8 file's latency (the cost's baseline)."""
-    latency = _add_quantized(ex, mixed, format, layout, "mixed",
-                             f"INT8 ({record['calibration']}) with {len(record['float_layers'])} layers in float")
-    cost = None if reference is None else latency - reference
-    record["latency_cost_ms"] = cost
-    ex.check(check, record)
-    state = "within budget" if record["passed"] else "STILL OVER BUDGET"
-    cost_text = "" if cost is None else f", latency cost {cost:+.3f} ms"
-    ex.log(f"sensitivity: {format} {len(record['float_layers'])} layers kept in float, {state}{cost_text}")
-
-
-def stage_tflite(ex: Export) -> None:
-    from edgekit.export.tflite import export_tflite
-
-    section = ex.target.tflite
-    if section is None:
-        return
-    if "int8" in section.precisions and ex.gate is None:
-        raise EdgekitError("full-integer TFLite needs the gate: add an int8 section to the target")
-    faces, matrices = ex.parity_faces()
-    files = export_tflite(ex.model, section, ex.folder, ex.work, ex.calibration.calib.tensors, faces, matrices,
-                          ex.reference, ex.threads)
-    parities = dict(ex.manifest.checks.get("parity", {}))
-    over_budget = False
-    for item in files:
-        if item.error:
-            ex.check("tflite_failed", {**ex.manifest.checks.get("tflite_failed", {}), item.path.name: item.error})
-            ex.log(f"tflite: {item.path.name} does not run in LiteRT, not shipped: {item.error}")
-            over_budget |= item.precision == "int8"
-            continue
-        parities[item.path.name] = item.parity
-        note = "spec in TFLite metadata" if item.spec_embedded else "spec in the manifest only"
-        ex.add(item.path, "tflite", precision=item.precision, layout=section.layout, notes=note)
-        ex.measure(item.path)
-        text = f"tflite: {item.path.name} parity vs ONNX {_parity_text(item.parity)}"
-        if item.precision in ("int8", "dynamic_int8"):
-            result = ex.gate_file(item.path)
-            text += f", gate {_gate_text(result)}"
-            over_budget |= item.precision == "int8" and not result["passed"]
-        ex.log(text)
-    ex.check("parity", parities)
-    if over_budget:
-        _tflite_fallback(ex, section, next(item.quantizer for item in files if item.precision == "int8"))
-
-
-def _tflite_fallback(ex: Export, section, own) -> None:
-    """As ``_fallback`` for the full-integer TFLite file (which may not even run: then its delta is inf); ``own``:
-    its TfliteInt8Quantizer (the target's calibration, measured once)."""
-    from edgekit.backend.tflite.loader import embed_spec
-    from edgekit.export.tflite import mixed_int8
-
-    quantizers = {}
-
-    def write(percentile: float) -> Path:
-        quantizers[percentile] = own.with_percentile(percentile)
-        path = quantizers[percentile].quantize(ex.work / f"int8-p{percentile:g}.tflite")
-        embed_spec(path, ex.spec)
-        return path
-
-    ex.log("sensitivity: the full-integer TFLite file is over budget or does not run")
-    delta = ex.results.get("model.int8.tflite", {}).get("delta", math.inf)
-    # new ranges do not make LiteRT run an op it refuses (a DIV whose divisor rounds to its zero point): a file
-    # that does not run goes straight to the layer fallback, which keeps such ops in float
-    percentiles = ex.percentiles() if math.isfinite(delta) else ()
-    best, path = _recalibrate(ex, write, delta, "tflite", section.layout, percentiles)
-    if ex.results.get(path.name, {}).get("passed") or not ex.int8.fallback:
-        return
-    mixed = ex.folder / "model.int8-mixed.tflite"
-    ex.log("sensitivity: keeping the layers whose quantization costs most in float")
-    try:
-        bases = _bases(ex, own, quantizers.get(best), best)
-        record = mixed_int8(bases, mixed, ex.spec, lambda file: ex.gate_file(file)["delta"], ex.gate.budget,
-                            ex.int8.max_float_layers, ex.log)
-    except ModelFileError as exc:
-        mixed.unlink(missing_ok=True)
-        ex.check("tflite_failed", {**ex.manifest.checks.get("tflite_failed", {}), mixed.name: exc.message})
-        ex.log(f"sensitivity: no runnable mixed TFLite file, not shipped: {exc.message}")
-        return
-    _add_mixed(ex, mixed, "tflite", section.layout, record, "sensitivity_tflite",
-               reference=ex.latency.get("model.int8.tflite", ex.latency.get("model.fp32.tflite")))
-
-
-def stage_tensorrt(ex: Export) -> None:
-    """No GPU needed: parser / QDQ checks, the calibration table (INT8, TensorRT < 11), the Jetson bundle."""
-    if ex.target.tensorrt is None:
-        return
-    from edgekit.backend.onnxruntime.loader import load_onnx
-    from edgekit.export.tensorrt import check_onnx_for_tensorrt, check_qdq_placement, int8_onnx
-
-    section = ex.target.tensorrt
-    record = {"onnx_problems": check_onnx_for_tensorrt(load_onnx(ex.folder / "model.onnx"), section.version)}
-    entry = int8_onnx(ex.manifest)
-    if entry is not None:
-        qdq = ex.folder / entry.path
-        record["qdq_problems"] = check_qdq_placement(load_onnx(qdq))
-        if ex.target.jetson is None:  # the Jetson bundle writes its own table for nvinfer
-            _calibration_table(ex, qdq, record)
-    for problem in record["onnx_problems"] + record.get("qdq_problems", []):
-        ex.log(f"tensorrt: warning: {problem}")
-    ex.check("tensorrt", record)
-    if ex.target.jetson is not None:
-        from edgekit.export.jetson import write_jetson_bundle
-
-        for path in write_jetson_bundle(ex.folder, ex.manifest, ex.target):
-            ex.add(path, _support_format(path), role="support")
-
-
-def _calibration_table(ex: Export, qdq: Path, record: dict) -> None:
-    from edgekit.atomic import atomic_write_text
-    from edgekit.backend.onnxruntime.loader import load_onnx
-    from edgekit.export.tensorrt import calibration_table_from_qdq
-
-    try:
-        table = calibration_table_from_qdq(load_onnx(qdq), ex.target.tensorrt.version)
-    except EdgekitError as exc:  # TensorRT 11 has no calibration caches: the QDQ ONNX is the INT8 path
-        record["calibration_table"] = f"none ({exc})"
-        return
-    path = atomic_write_text(ex.folder / "model.int8.calib", table)
-    ex.add(path, "calib_table", precision="int8", role="support", notes="from the QDQ scales")
-    record["calibration_table"] = path.name
-
-
-def _support_format(path: Path) -> str:
-    return {".sh": "script", ".table": "calib_table", ".onnx": "onnx"}.get(path.suffix, "config")
-
-
-STAGES = (stage_onnx, stage_int8, stage_gate, stage_tflite, stage_tensorrt)
+    def calibration_name(self, percentile: float | None) -> str:
+        """'minmax ranges', 'percentile 99.9 ranges': the target's calibration (None) or a recalibration."""
+        if percentile is None and self.int8.method != "percentile":
+            return f"{self.int8.method} ranges"
+        return f"percentile {self.int8.percentile if percentile is None else percentile:g} ranges"
 
 
 # ----------------------------------------------------------------------------- selection and the chain
 
 
-def select(ex: Export) -> str:
-    """The file deployed by default: for ``select: int8`` the INT8 file (mixed if the fallback was needed) when it
-    passed the gate; for ``fastest_within_budget`` the fastest passing file; FP32 otherwise. Only files of the
-    target's runtime format compete (ONNX for onnxruntime / tensorrt, TFLite for tflite)."""
-    fmt = "tflite" if ex.target.runtime == "tflite" else "onnx"
-    files = [f for f in ex.manifest.models() if f.format == fmt]
-    passing = [f for f in files if ex.results.get(Path(f.path).name, {"passed": f.precision in ("fp32", "fp16")})
-               ["passed"]]
-    if ex.int8.select == "fastest_within_budget":
-        return min(passing, key=lambda f: ex.latency.get(f.path, float("inf"))).path
-    for precision in ("mixed", "int8", "fp16", "fp32"):
-        for entry in passing:
-            if entry.precision == precision:
-                return entry.path
-    return files[0].path
-
-
-def _record_gate(ex: Export) -> None:
-    ex.check("gate", {"metric": ex.gate.metric if ex.gate else None, "label_free": bool(ex.gate and ex.gate.label_free),
-                      "files": ex.results})
+def select(manifest: Manifest, target: Target) -> str:
+    """The file deployed by default, of the files of the target runtime's format within the accuracy budget
+    (float files pass by definition): the fastest on this host (``select.prefer: latency``, so an INT8 file slower
+    than FP32 is never chosen) or the smallest (``size``)."""
+    gate, latency = manifest.checks.gate.files, manifest.checks.latency.files
+    files = [f for f in manifest.models() if f.format == for_runtime(target.runtime).name]
+    passing = [f for f in files if (gate[f.path].passed if f.path in gate else f.precision in ("fp32", "fp16"))]
+    if not passing:
+        return files[0].path
+    if target.select.prefer == "size":
+        return min(passing, key=lambda f: (f.size, latency.get(f.path, math.inf))).path
+    return min(passing, key=lambda f: latency.get(f.path, math.inf)).path
 
 
 def _finish(ex: Export) -> None:
-    chosen = select(ex)
+    chosen = select(ex.manifest, ex.target)
     files = sorted(ex.manifest.files, key=lambda f: f.path != chosen)  # the default file first
     ex.manifest = dataclasses.replace(ex.manifest, files=tuple(files))
-    _record_gate(ex)
-    ex.check("latency_ms", {"threads": 1, "runs": LATENCY_RUNS, "statistic": "median, warm-up excluded",
-                            "files": ex.latency})
-    ex.check("selected", chosen)
+    ex.record(selected=chosen)
     write_manifest(ex.folder, ex.manifest)
     ex.log(f"selected: {chosen}")
 
@@ -419,13 +235,31 @@ def export(source: Any, target: Target, out_dir: str | Path, calib: str | None =
                                    model.spec, int8)
     log(f"calibration: {len(calibration.calib)} + {len(calibration.holdout)} held-out real faces from "
         f"{calibration.source}{' (cached)' if calibration.from_cache else ''}")
+    gate = _gate(model.spec, target, calibration, eval_dir)
     with work_dir("export") as work, atomic_dir(out_dir) as folder:
-        ex = Export(model, target, folder, work, calibration, None if eval_dir is None else str(eval_dir),
-                    threads, log, Manifest(model=model.spec, target=target, provenance=provenance(_label(source))))
-        for stage in STAGES:
+        manifest = Manifest(model=model.spec, target=target, provenance=provenance(_label(source)))
+        ex = Export(model, target, folder, work, calibration, threads, log, manifest, gate)
+        ex.record(calibration=Calibration(calibration.record()))
+        for stage in stages(target):
             stage(ex)
         _finish(ex)
     return out_dir
+
+
+def stages(target: Target) -> list[Callable[[Export], None]]:
+    """The export stage of every format ``target`` asks for, in order."""
+    return [load(fmt.export) for fmt in export_stages(target)]
+
+
+def _gate(spec, target: Target, calibration, eval_dir) -> Any:
+    """The accuracy gate when the target has an int8 section: the eval folder, else the held-out faces."""
+    if target.int8 is None:
+        return None
+    from edgekit.export.gate import Gate as AccuracyGate
+
+    holdout = calibration.holdout
+    return AccuracyGate(spec, target.int8, None if eval_dir is None else str(eval_dir), holdout.paths,
+                        holdout.boxes)
 
 
 def own_validation_set(source: Any, log: Log) -> str | None:
@@ -462,14 +296,6 @@ def _label(source: Any) -> str:
     return str(source) if isinstance(source, (str, Path)) else f"<{type(source).__name__}>"
 
 
-def _parity_text(result: dict) -> str:
-    unit = f"{result['max_deg']:.2g} deg" if "max_deg" in result else f"{result['max_px']:.2g} px"
-    return f"max |d| {result['max_abs']:.2g}, decoded {unit} ({result['images']} faces)"
-
-
-def _gate_text(result: dict) -> str:
-    unit = "deg" if result["metric"] == "mae" else "%"
-    kind = " label-free vs FP32" if result["label_free"] else ""
-    verdict = "PASS" if result["passed"] else "FAIL"
-    return f"{result['metric']}{kind} {result['value']:.3f}{unit}, delta {result['delta']:+.3f} " \
-           f"(budget {result['budget']}) {verdict}"
+def parity_text(result: Parity) -> str:
+    unit = f"{result.max_deg:.2g} deg" if result.max_deg is not None else f"{result.max_px:.2g} px"
+    return f"max |d| {result.max_abs:.2g}, decoded {unit} ({result.images} faces)"

@@ -17,13 +17,14 @@ ONNX_MATMULS = {"MatMul", "QLinearMatMul", "MatMulInteger"}
 
 
 def count_macs(path: str | Path) -> int:
-    """MACs per image of a ``.onnx`` or ``.tflite`` file."""
+    """MACs per image of a file whose format has a counter (``backend.formats``: .onnx, .tflite)."""
+    from edgekit.backend.formats import by_suffix, load
+
     path = Path(path)
-    if path.suffix == ".onnx":
-        return onnx_macs(path)
-    if path.suffix == ".tflite":
-        return tflite_macs(path)
-    raise ModelFileError("MACs are counted for .onnx and .tflite files only", path)
+    found = by_suffix(path)
+    if found is None or found.macs is None:
+        raise ModelFileError("MACs are counted for .onnx and .tflite files only", path)
+    return load(found.macs)(path)
 
 
 # ----------------------------------------------------------------------------- ONNX

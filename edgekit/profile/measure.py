@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Iterable
 
 from edgekit.errors import EdgekitError, ModelFileError
+from edgekit.profile.rawfile import TensorInfo, carries_spec, file_inputs
 from edgekit.profile.report import Measurement, latency_stats
+from edgekit.runtime.fileinfo import file_precision
 from edgekit.profile.worker import RESULT_PREFIX, Job, job_json
-from edgekit.runtime.source import ENGINE_SUFFIXES, TORCH_SUFFIXES, is_model_name
-
-BACKENDS = {".onnx": "onnxruntime", ".tflite": "tflite", **{s: "tensorrt" for s in ENGINE_SUFFIXES},
-            **{s: "torch" for s in TORCH_SUFFIXES}}
+from edgekit.backend.formats import by_name, by_suffix
+from edgekit.runtime.source import is_model_name
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,11 @@ class ModelFile:
     peer: str | None = None
     artifact: Path | None = None  # the artifact folder it belongs to
     macs_from: Path | None = None  # the graph MACs are counted on (itself, or the ONNX sibling of an engine)
+    inputs: tuple[TensorInfo, ...] = ()  # a file without edgekit's spec (``raw``): its inputs, from the file
+
+    @property
+    def raw(self) -> bool:
+        return bool(self.inputs)
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,7 @@ class Settings:
     runs: int = 200
     warmup: int = 20
     image: str | None = None
+    input: str | None = None  # .npy input for files without edgekit's spec (default: random values)
     timeout_s: float = 600.0
 
 
@@ -50,14 +56,25 @@ def model_files(source: str) -> list[ModelFile]:
         return [ModelFile(source, source, "torch", "fp32")]
     if not path.is_file():
         raise ModelFileError("file not found", path)
-    backend = BACKENDS.get(path.suffix.lower())
-    if backend is None:
+    found = by_suffix(path)
+    if found is None:
         raise ModelFileError(f"cannot profile '{path.suffix}' files", path)
-    return [ModelFile(path.name, str(path), backend, file_precision(path), path, macs_from=_countable(path))]
+    inputs = tuple(file_inputs(path)) if _without_spec(path) else ()
+    return [ModelFile(path.name, str(path), found.backend, file_precision(path), path, macs_from=_countable(path),
+                      inputs=inputs)]
+
+
+def _without_spec(path: Path) -> bool:
+    """An .onnx / .tflite with no edgekit spec inside nor in a manifest beside it (exported by another tool)."""
+    from edgekit.runtime.source import spec_beside
+
+    return path.suffix.lower() in (".onnx", ".tflite") and not carries_spec(path) and spec_beside(path) is None
 
 
 def _countable(path: Path) -> Path | None:
-    return path if path.suffix in (".onnx", ".tflite") else None
+    """``path`` when its format has a MACs counter (ONNX, TFLite), else None."""
+    found = by_suffix(path)
+    return path if found is not None and found.macs is not None else None
 
 
 def _artifact_files(folder: Path) -> list[ModelFile]:
@@ -68,7 +85,8 @@ def _artifact_files(folder: Path) -> list[ModelFile]:
     files = []
     for entry in manifest.models():
         path = resolve_inside(folder, entry.path)
-        backend = BACKENDS.get(path.suffix.lower(), entry.format)
+        found = by_suffix(path) or by_name(entry.format)
+        backend = found.backend if found is not None else entry.format
         macs_from = _countable(path) or (onnx[0] if onnx else None)
         files.append(ModelFile(f"{folder.name}/{entry.path}", str(folder), backend, entry.precision, path,
                                choice=entry.path, artifact=folder, macs_from=macs_from))
@@ -83,37 +101,6 @@ def peer_file(name: str, cache_dir: Path | None = None) -> ModelFile:
     return ModelFile(peer.name, str(path), "tflite", file_precision(path), path, peer=name, macs_from=path)
 
 
-def file_precision(path: Path) -> str:
-    """fp32 / fp16 / int8 / dynamic_int8 of a lone file, read from its graph (the manifest says it otherwise)."""
-    if path.suffix == ".onnx":
-        import onnx
-
-        from edgekit.backend.onnxruntime.loader import load_onnx
-
-        model = load_onnx(path)
-        if any(n.op_type in ("QuantizeLinear", "DequantizeLinear", "QLinearConv") for n in model.graph.node):
-            return "int8"
-        half = any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
-        return "fp16" if half else "fp32"
-    if path.suffix == ".tflite":
-        return _tflite_precision(path)
-    return "fp32" if path.suffix in TORCH_SUFFIXES else "unknown"
-
-
-def _tflite_precision(path: Path) -> str:
-    import numpy as np
-
-    from edgekit.profile.flops import graph_interpreter
-
-    interpreter = graph_interpreter(path)
-    dtypes = {np.dtype(t["dtype"]) for t in interpreter.get_tensor_details()}
-    if np.dtype(interpreter.get_input_details()[0]["dtype"]) in (np.dtype(np.int8), np.dtype(np.uint8)):
-        return "int8"
-    if np.dtype(np.int8) in dtypes:
-        return "dynamic_int8"
-    return "fp16" if np.dtype(np.float16) in dtypes else "fp32"
-
-
 # ----------------------------------------------------------------------------- running
 
 
@@ -121,6 +108,9 @@ def skip_reason(file: ModelFile, batch: int) -> str | None:
     """Why a configuration is listed but not measured, or None."""
     if file.backend == "tflite" and batch > 1:
         return "TFLite files run at batch 1 only"
+    fixed = {info.shape[0] for info in file.inputs if info.shape and info.shape[0] is not None} - {batch}
+    if fixed:
+        return f"the file has a fixed batch of {min(fixed)}"
     if file.backend == "tensorrt":
         import importlib.util
 
@@ -164,23 +154,24 @@ def measure_config(file: ModelFile, threads: int | None, batch: int, settings: S
     if reason:
         return Measurement(**row, note=reason)
     job = Job(file.source, threads or 1, batch, settings.runs, settings.warmup, file.choice, file.peer,
-              settings.image)
+              settings.image, raw=file.raw, input=settings.input if file.raw else None)
     result = run_worker(job, settings.timeout_s)
     samples = tuple(result["samples_ms"])
     chunk = result.get("max_batch")
     note = f"the file has a fixed batch of {chunk}: run in chunks" if chunk and chunk < batch else ""
+    if file.raw:  # what was timed: the model call alone
+        note = f"no edgekit spec: model call on {Path(settings.input).name if settings.input else 'random input'}"
     return Measurement(**row, **latency_stats(samples, batch), peak_rss_mb=result["peak_rss_mb"],
                        preprocess_ms=result["preprocess_ms"], decode_ms=result["decode_ms"], runs=len(samples),
                        note=note, samples_ms=samples)
 
 
 def profile_files(files: list[ModelFile], settings: Settings, progress: bool = True) -> list[Measurement]:
-    """Measure every configuration, one worker process each, with a progress bar over configurations."""
-    from tqdm import tqdm
+    """Measure every configuration, one worker process each, with a progress bar over configurations (unless
+    ``progress`` is False; ``edgekit.progress`` decides when it shows)."""
+    from edgekit.progress import progress as bar
 
     facts = {file: static_facts(file) for file in files}
     plan = configurations(files, settings)
-    rows = []
-    for file, threads, batch in tqdm(plan, desc="profile", unit="config", disable=not progress or None):
-        rows.append(measure_config(file, threads, batch, settings, facts[file]))
-    return rows
+    shown = bar(plan, "profile", total=len(plan), unit="config") if progress else plan
+    return [measure_config(file, threads, batch, settings, facts[file]) for file, threads, batch in shown]

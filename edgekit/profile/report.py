@@ -124,13 +124,14 @@ def write_plot(path: str | Path, rows: Sequence[Measurement]) -> Path | None:
 
 
 def record_in_artifacts(rows: Sequence[Measurement], artifacts: dict[str, Path], context: dict) -> list[Path]:
-    """Write each artifact's own rows into its manifest as ``checks["profile"]`` (atomic); ``artifacts`` maps a
-    row name to the artifact folder it came from."""
+    """Write each artifact's own rows into its manifest as ``checks.profile`` (atomic; ``edgekit profile --record``
+    only); ``artifacts`` maps a row name to the artifact folder it came from."""
     from edgekit.artifact import read_manifest, write_manifest
+    from edgekit.checks import Profile
 
     written = []
     for folder in sorted(set(artifacts.values())):
         mine = [as_dict(r, samples=False) for r in rows if artifacts.get(r.name) == folder and r.where == "host"]
         manifest = read_manifest(folder, verify=False)  # files were verified when profiling opened them
-        written.append(write_manifest(folder, manifest.with_check("profile", {**context, "results": mine})))
+        written.append(write_manifest(folder, manifest.with_checks(profile=Profile(dict(context), tuple(mine)))))
     return written

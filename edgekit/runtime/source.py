@@ -11,13 +11,13 @@ from pathlib import Path
 
 from edgekit.artifact import MANIFEST, ArtifactFile, Manifest, read_manifest, resolve_inside
 from edgekit.backend.base import Runner
+from edgekit.backend.formats import FORMATS, all_suffixes, by_name, by_suffix
 from edgekit.errors import EdgekitError, ModelFileError
 from edgekit.specs import ModelSpec
 
-TORCH_SUFFIXES = (".safetensors", ".pt", ".pth")
-ENGINE_SUFFIXES = (".engine", ".plan")
-FILE_SUFFIXES = (".onnx", ".tflite", *ENGINE_SUFFIXES, *TORCH_SUFFIXES)
-HOST_FORMATS = ("onnx", "tflite")  # what runs anywhere; engines need a GPU and a matching TensorRT
+TORCH_SUFFIXES = by_name("torch").suffixes
+FILE_SUFFIXES = all_suffixes()
+HOST_FORMATS = tuple(f.name for f in FORMATS if f.host and f.spec_from_caller)  # what any host runs from a manifest
 
 
 def open_source(source: str | Path, threads: int | None = None, choice: str | None = None) -> tuple[Runner, ModelSpec]:
@@ -48,31 +48,14 @@ def is_model_name(source: str | Path) -> bool:
 
 
 def runner_for_file(path: Path, threads: int | None = None, spec: ModelSpec | None = None) -> Runner:
-    """The backend's runner for one model file, by suffix (not opened yet)."""
+    """The backend's runner for one model file, by suffix (``backend.formats``; not opened yet)."""
     if not path.is_file():
         raise ModelFileError("file not found", path)
-    suffix = path.suffix.lower()
-    if suffix == ".onnx":
-        from edgekit.backend.onnxruntime.runner import OnnxRuntimeRunner
-
-        return OnnxRuntimeRunner(str(path), threads, spec=spec)
-    if suffix == ".tflite":
-        from edgekit.backend.tflite.runner import TFLiteRunner
-
-        return TFLiteRunner(str(path), threads, spec=spec)
-    if suffix in ENGINE_SUFFIXES:
-        if spec is None:
-            raise ModelFileError(f"a TensorRT engine carries no edgekit spec: open it through its artifact "
-                                 f"folder ({MANIFEST} beside it)", path)
-        from edgekit.backend.tensorrt.runner import TensorRTRunner
-
-        return TensorRTRunner(str(path), threads, spec=spec)
-    if suffix in TORCH_SUFFIXES:
-        from edgekit.backend.torch.runner import TorchRunner
-
-        return TorchRunner(str(path), threads)
-    raise ModelFileError(f"unknown model file type '{path.suffix}' (expected one of {', '.join(FILE_SUFFIXES)} "
-                         "or an artifact folder)", path)
+    found = by_suffix(path)
+    if found is None:
+        raise ModelFileError(f"unknown model file type '{path.suffix}' (expected one of {', '.join(FILE_SUFFIXES)} "
+                             "or an artifact folder)", path)
+    return found.runner_for(path, threads, spec)
 
 
 def spec_beside(path: Path) -> ModelSpec | None:
@@ -88,12 +71,12 @@ def spec_beside(path: Path) -> ModelSpec | None:
 
 def pick_model(manifest: Manifest, folder: Path, choice: str | None = None) -> ArtifactFile:
     """The manifest entry named by ``choice`` (path, format or precision), else the one the export selected
-    (``checks["selected"]``: the fastest file within the accuracy budget), else the first host-runnable one."""
+    (``checks.selected``: the fastest file within the accuracy budget), else the first host-runnable one."""
     models = manifest.models()
     if not models:
         raise ModelFileError("the artifact lists no model file", folder / MANIFEST)
     if choice is None:
-        selected = [m for m in models if m.path == manifest.checks.get("selected")]
+        selected = [m for m in models if m.path == manifest.checks.selected]
         runnable = [m for m in models if m.format in HOST_FORMATS]
         return (selected or runnable or models)[0]
     for test in (lambda m: m.path == choice, lambda m: m.format == choice, lambda m: m.precision == choice):

@@ -9,7 +9,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from edgekit.artifact import Manifest, describe_file, write_manifest
 from edgekit.backend.tensorrt.loader import tensorrt_available
-from edgekit.export.tensorrt import trtexec_command
+from edgekit.backend.tensorrt.prepare import trtexec_command
 from edgekit.specs import HeadSpec, ModelSpec, PreprocessSpec, load_target
 
 SPEC = ModelSpec("toy", "pose", PreprocessSpec((8, 8)), HeadSpec("pose_regression", ("pose",)))
@@ -57,6 +57,13 @@ def test_dry_run_with_another_trt_version(tmp_path, run_cli):
     assert out.splitlines()[-1] == trtexec_command("toy.onnx", section, out.splitlines()[-2][len("# engine: "):],
                                                    "8.6", input_shapes={"x": [-1, 3, 8, 8]})
     assert "--memPoolSize=workspace:2048 --fp16" in out and "--maxShapes=x:32x3x8x8" in out
+
+
+def test_dry_run_validates_the_other_trt_version(tmp_path, run_cli):
+    folder, _ = _artifact(tmp_path, "jetson-xavier-nx-jp5")  # DLA core 0
+    code, out, err = run_cli("build", folder, "--dry-run", "--trt-version", "10.8")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "--trt-version 10.8: target jetson-xavier-nx-jp5: " in err and "TensorRT 10.8 has no DLA" in err
 
 
 @pytest.mark.skipif(tensorrt_available(), reason="TensorRT is installed here")

@@ -1,6 +1,8 @@
 """``edgekit export``: bad input is one line and exit 2 with nothing written; success prints the table."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -43,9 +45,12 @@ def _one_line_error(code: int, err: str, *fragments: str) -> None:
 def test_export_prints_the_table(run_cli, weights, target_yaml, faces, tmp_path, monkeypatch):
     monkeypatch.setenv("EDGEKIT_CACHE", str(tmp_path / "cache"))
     code, out, _ = run_cli("export", weights, "--target", target_yaml, "--out", tmp_path / "art",
-                           "--calib", faces, "--threads", "1")
+                           "--calib", faces, "--threads", "1", "--json", tmp_path / "export.json")
     assert code == 0
     assert "file" in out and "model.int8.onnx" in out and "label-free" in out and "default file:" in out
+    record = json.loads((tmp_path / "export.json").read_text())  # --json FILE: the same files, machine-readable
+    assert record["artifact"] == str(tmp_path / "art") and record["selected"] in [f["path"] for f in record["files"]]
+    assert {f["path"]: f["precision"] for f in record["files"]}["model.int8.onnx"] == "int8"
 
 
 @pytest.mark.parametrize("case", ["empty", "tiny", "non_image"])
@@ -108,5 +113,5 @@ def test_eval_held_out_keeps_the_calibration_faces_gate(weights, target_yaml, fa
     code, out, _ = run_cli("export", weights, "--target", target_yaml, "--out", tmp_path / "art", "--calib", faces,
                            "--eval", "held-out")
     assert code == 0, out
-    gate = read_manifest(tmp_path / "art").checks["gate"]
-    assert gate["label_free"] or gate["files"]["model.int8.onnx"]["labels"] == "held-out annotations"
+    gate = read_manifest(tmp_path / "art").checks.gate
+    assert gate.label_free or gate.files["model.int8.onnx"].labels == "held-out annotations"

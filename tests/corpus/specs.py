@@ -139,14 +139,15 @@ def _manifest_edits(spec) -> dict[str, object]:
         "manifest_nul_path": lambda m: json.dumps({**m, "files": [{**m["files"][0], "path": "model\0.onnx"}]}),
         "manifest_nul_name": lambda m: json.dumps({**m, "model": {**m["model"], "name": "pf\0ld"}}),
         "manifest_deep": lambda m: json.dumps(m)[:-1] + ', "provenance": ' + "[" * 5000 + "]" * 5000 + "}",
-        "manifest_deep_checks": lambda m: json.dumps(m)[:-1] + ', "checks": {"x": ' + "[" * 100 + "]" * 100 + "}}",
+        "manifest_deep_checks": lambda m: json.dumps(m)[:-1] + ', "checks": {"profile": {"context": {"x": '
+        + "[" * 100 + "]" * 100 + "}}}}",
         "manifest_files_string": lambda m: json.dumps({**m, "files": "model.onnx"}),
         "manifest_size_string": lambda m: json.dumps({**m, "files": [{**m["files"][0], "size": "12"}]}),
         "manifest_huge_name": lambda m: json.dumps({**m, "model": {**m["model"], "name": "p" * 3_000_000}}),
         "manifest_huge_integer": lambda m: json.dumps(m)[:-1] + f', "format": {big}' + "}",
         "manifest_not_utf8": lambda m: json.dumps(m).replace('"fp32"', '"fp32\udcff"'),  # encoded below
         "manifest_checks_wrong_type": lambda m: json.dumps({**m, "checks": {"gate": [1, 2], "selected": 3}}),
-        "manifest_engines_wrong_type": lambda m: json.dumps({**m, "checks": {"tensorrt_engines": {"e": 5}}}),
+        "manifest_engines_wrong_type": lambda m: json.dumps({**m, "checks": {"engines": {"e": 5}}}),
         "manifest_input_size_huge": lambda m: json.dumps(
             {**m, "model": {**m["model"], "preprocess": {**m["model"]["preprocess"], "input_size": [10**6, 10**6]}}}),
         "manifest_workspace_negative": with_target({"workspace_mb": -512}),

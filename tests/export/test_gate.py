@@ -10,6 +10,7 @@ import pytest
 
 from edgekit.backend.onnxruntime.runner import OnnxRuntimeRunner
 from edgekit.errors import EdgekitError
+from edgekit.checks import GateResult
 from edgekit.export.gate import Gate, latency_ms, parity, require_parity
 
 
@@ -20,9 +21,9 @@ def test_landmark_parity_in_image_pixels(pfld):
     moved[0, 0] += 3 / 112  # point 0 moves 3 crop px in x
     matrix = np.array([[[0.5, 0.0, 0.0], [0.0, 0.5, 0.0]]])
     result = parity(reference, [moved], pfld.spec, matrix)
-    assert result["images"] == 1
-    assert result["max_abs"] == pytest.approx(3 / 112, rel=1e-5)
-    assert result["max_px"] == pytest.approx(6.0, rel=1e-5)
+    assert result.images == 1 and result.against == "torch" and result.max_deg is None
+    assert result.max_abs == pytest.approx(3 / 112, rel=1e-5)
+    assert result.max_px == pytest.approx(6.0, rel=1e-5)
     with pytest.raises(EdgekitError, match="up to 6 px.*limit 0.05 px"):
         require_parity(result, 0.05, 0.05, "model.onnx", "torch")
     require_parity(result, 6.5, 0.05, "model.onnx", "torch")
@@ -37,8 +38,8 @@ def test_pose_parity_in_degrees(fsanet):
     changed = [reference[0] + 0.1, reference[1], reference[2]]
     result = parity(reference, changed, fsanet.spec, np.zeros((2, 2, 3)))
     expected = np.abs(decode(reference, fsanet.spec.head) - decode(changed, fsanet.spec.head)).max()
-    assert result["max_deg"] == pytest.approx(float(expected), rel=1e-6)
-    assert result["max_abs"] == pytest.approx(0.1, rel=1e-5)
+    assert result.max_deg == pytest.approx(float(expected), rel=1e-6) and result.max_px is None
+    assert result.max_abs == pytest.approx(0.1, rel=1e-5)
 
 
 def test_label_free_gate_against_fp32(pfld, pfld_onnx, pfld_calibration, small_int8):
@@ -47,8 +48,7 @@ def test_label_free_gate_against_fp32(pfld, pfld_onnx, pfld_calibration, small_i
     with OnnxRuntimeRunner(str(pfld_onnx), 1) as runner:
         assert gate.set_baseline(runner) == 0.0
         same = gate.check(runner)
-    assert same == {"metric": "nme", "value": 0.0, "delta": 0.0, "budget": 0.1, "passed": True,
-                    "label_free": True, "images": 8}
+    assert same == GateResult("nme", 0.0, 0.0, 0.1, True, True, 8)
 
 
 def test_held_out_annotations_make_the_gate_labeled(pfld, pfld_onnx, pfld_calibration, small_int8, tmp_path):
@@ -65,8 +65,8 @@ def test_held_out_annotations_make_the_gate_labeled(pfld, pfld_onnx, pfld_calibr
     truths = holdout_labels(holdout.paths, gate.images, pfld.spec)
     assert truths.shape == (8, 68, 2) and np.isfinite(truths).all()
     assert baseline == pytest.approx(landmark_summary(nme(gate.reference, truths))["nme"]) and baseline > 0
-    assert result["labels"] == "held-out annotations" and not result["label_free"]
-    assert result["delta"] == 0.0 and result["vs_fp32"] == 0.0 and result["images"] == 8
+    assert result.labels == "held-out annotations" and not result.label_free
+    assert result.delta == 0.0 and result.vs_fp32 == 0.0 and result.images == 8
     bare = tmp_path / "bare"  # the same images without their annotations
     bare.mkdir()
     paths = []
@@ -82,8 +82,8 @@ def test_annotated_gate_measures_nme(pfld, pfld_onnx, faces_dir, small_int8):
     with OnnxRuntimeRunner(str(pfld_onnx), 1) as runner:
         baseline = gate.set_baseline(runner)
         result = gate.check(runner)
-    assert baseline > 0 and result["value"] == pytest.approx(baseline)  # random weights: a real, large NME
-    assert result["images"] == 6 and not result["label_free"] and not result["passed"]
+    assert baseline > 0 and result.value == pytest.approx(baseline)  # random weights: a real, large NME
+    assert result.images == 6 and not result.label_free and not result.passed
 
 
 def test_a_recipe_gates_on_all_of_its_validation_set(pfld, faces_dir, small_int8, tmp_path):

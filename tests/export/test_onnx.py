@@ -19,9 +19,9 @@ def test_parity_is_recorded_and_tiny(model_name, unit, request, faces_dir, tmp_p
     faces = load_calibration(str(faces_dir), model.spec, small_int8).holdout
     with OnnxRuntimeRunner(str(path), threads=1) as runner:
         result = parity(torch_outputs(model, faces.tensors), runner.infer(faces.tensors), model.spec, faces.matrices)
-    assert result["images"] == 8
-    assert result["max_abs"] < 1e-4 and result["rel_l2"] < 1e-5
-    assert result[unit] < 1e-3  # image pixels / degrees, far below the 0.05 target limits
+    assert result.images == 8
+    assert result.max_abs < 1e-4 and result.rel_l2 < 1e-5
+    assert getattr(result, unit) < 1e-3  # image pixels / degrees, far below the 0.05 target limits
 
 
 def test_fixed_batch_by_default_and_symbolic_when_asked(fsanet, tmp_path):

@@ -24,7 +24,8 @@ def test_profile_side_by_side_with_outputs(run_cli, artifact, tiny_onnx, tmp_pat
     log.write_text(TRTEXEC)
     code, out, err = run_cli("profile", artifact, tiny_onnx, "--threads", "1", "--batch", "1,3", "--runs", "20",
                              "--warmup", "2", "--trtexec-log", log, "--baseline", "tiny.onnx",
-                             "--json", tmp_path / "p.json", "--csv", tmp_path / "p.csv", "--plot", tmp_path / "p.png")
+                             "--json", tmp_path / "p.json", "--csv", tmp_path / "p.csv", "--plot", tmp_path / "p.png",
+                             "--record")
     assert code == 0, err
     results = json.loads((tmp_path / "p.json").read_text())["results"]
     assert [(r["name"], r["batch"], r["where"]) for r in results] == [
@@ -36,8 +37,15 @@ def test_profile_side_by_side_with_outputs(run_cli, artifact, tiny_onnx, tmp_pat
     assert out.splitlines()[0].startswith("file") and "recorded in" in out
     from edgekit.artifact import read_manifest
 
-    recorded = read_manifest(artifact).checks["profile"]
-    assert [r["batch"] for r in recorded["results"]] == [1, 3] and recorded["runs"] == 20
+    recorded = read_manifest(artifact).checks.profile
+    assert [r["batch"] for r in recorded.results] == [1, 3] and recorded.context["runs"] == 20
+
+
+def test_profiling_an_artifact_leaves_its_manifest_alone_without_record(run_cli, artifact):
+    before = (artifact / "edgekit.json").read_bytes()
+    code, out, err = run_cli("profile", artifact, "--runs", "5", "--warmup", "1")
+    assert code == 0, err
+    assert "recorded in" not in out and (artifact / "edgekit.json").read_bytes() == before
 
 
 def test_tflite_rows_at_batch_above_one_say_why(run_cli):

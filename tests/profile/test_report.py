@@ -60,6 +60,6 @@ def test_results_are_recorded_in_the_artifact_manifest(tiny_artifact):
     folder = tiny_artifact()
     rows = [_row("art/model.onnx", 1, 1, 0.5, samples_ms=(0.5,)), _row("other.onnx", 1, 1, 1.0)]
     record_in_artifacts(rows, {"art/model.onnx": folder}, {"host": "test"})
-    check = read_manifest(folder).checks["profile"]  # verify=True: the model file is untouched
-    assert check["host"] == "test" and [r["name"] for r in check["results"]] == ["art/model.onnx"]
-    assert check["results"][0]["p50_ms"] == 0.5 and "samples_ms" not in check["results"][0]
+    check = read_manifest(folder).checks.profile  # verify=True: the model file is untouched
+    assert check.context["host"] == "test" and [r["name"] for r in check.results] == ["art/model.onnx"]
+    assert check.results[0]["p50_ms"] == 0.5 and "samples_ms" not in check.results[0]

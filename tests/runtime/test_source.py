@@ -104,7 +104,7 @@ def test_pick_model_prefers_host_formats(tmp_path, artifact):
     reordered = dataclasses.replace(manifest, files=(engine, *manifest.files))
     assert pick_model(reordered, folder).path == "model.onnx"
     assert pick_model(reordered, folder, "engine").path == "model.engine"
-    chosen = reordered.with_check("selected", "model_int8.onnx")  # the export's pick wins by default
+    chosen = reordered.with_checks(selected="model_int8.onnx")  # the export's pick wins by default
     assert pick_model(chosen, folder).path == "model_int8.onnx"
 
 

@@ -7,7 +7,7 @@ project's machines). Written against the documented API; differences per generat
   strongly typed (the ONNX tensor types decide the precision).
 - precision: 8 / weakly typed 10 use ``BuilderFlag.FP16`` / ``INT8``; 11 removed those flags and calibrators, so
   FP16 needs an FP16-typed ONNX (``convert_onnx_to_fp16``) and INT8 a QDQ ONNX.
-- DLA exists in 8 and 10, not in 11.0-11.3 (11.4 restores it on AGX Orin).
+- DLA exists in 8 and 10.0-10.7, not in 10.8+ nor 11.0-11.4.0 (11.4.1 restores it on AGX Orin).
 - I/O: 8.5+ has both the binding API (``execute_async_v2``) and the name API (``execute_async_v3``); 10 and 11
   only the name API. The name API is used whenever the engine has ``num_io_tensors``.
 """
@@ -51,10 +51,28 @@ def generation(version: str) -> TrtGeneration:
     raise EdgekitError(f"TensorRT {version} is not supported: edgekit knows 8.5/8.6, 10.x and 11.x")
 
 
+DLA_RELEASES = "8.x, 10.0-10.7 and 11.4.1+ (Jetson AGX Orin, JetPack 7.2.2+)"
+
+
 def has_dla(version: str) -> bool:
-    """DLA support in the TensorRT release: 8.x and 10.x yes; 11.0-11.3 no; 11.4+ again (AGX Orin only)."""
-    parts = parse_version(version)
-    return generation(version) != TrtGeneration.TRT11 or parts[1] >= 4
+    """DLA in a TensorRT release, per NVIDIA's notes: 8.x yes; 10.x up to 10.7 (the last 10.x with DLA); none in
+    11.0-11.3, nor in 11.4.0 on JetPack (Windows on ARM only); 11.4.1+ again on Jetson AGX Orin. A version
+    without a patch number (``11.4``) means its first release."""
+    parts = (parse_version(version) + (0,))[:3]
+    gen = generation(version)
+    if gen == TrtGeneration.TRT10:
+        return parts[:2] <= (10, 7)
+    return gen == TrtGeneration.TRT8 or parts >= (11, 4, 1)
+
+
+def open_runtime(trt: Any, meta: dict | None) -> Any:
+    """A ``trt.Runtime`` ready for the engine ``meta`` (its build record) describes: a version-compatible engine
+    carries the lean runtime as host code, which TensorRT refuses to deserialize unless
+    ``engine_host_code_allowed`` is set first."""
+    runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+    if meta and meta.get("version_compatible"):
+        runtime.engine_host_code_allowed = True
+    return runtime
 
 
 def at_least(version: str, wanted: tuple[int, int]) -> bool:

@@ -1,5 +1,6 @@
 """The Jetson bundle: what goes beside the ONNX so the engine is built on the device itself (engines do not move
-across TensorRT versions or GPUs). ``build.sh`` runs ``edgekit build .`` or falls back to trtexec; ``README.txt``
+across TensorRT versions or GPUs). ``build.sh`` runs ``edgekit build .`` when that edgekit imports TensorRT, else
+trtexec; ``README.txt``
 holds the exact trtexec line; ``config_infer_<model>.txt`` is a DeepStream ``nvinfer`` config (decode stays in
 edgekit, so the network is "other" with raw tensor output); INT8 on 8.x/10.x adds a calibration cache for it.
 """
@@ -14,7 +15,7 @@ from edgekit.atomic import atomic_write_bytes, atomic_write_text
 from edgekit.backend.onnxruntime.loader import load_onnx
 from edgekit.backend.tensorrt.api import TrtGeneration, convert_onnx_to_fp16, generation
 from edgekit.errors import SpecError
-from edgekit.export.tensorrt import file_slug, calibration_table_from_qdq, onnx_for_tensorrt, \
+from edgekit.backend.tensorrt.prepare import file_slug, calibration_table_from_qdq, onnx_for_tensorrt, \
     onnx_inputs, target_engine_name, trtexec_args
 from edgekit.specs import PreprocessSpec, Target
 
@@ -53,7 +54,7 @@ def _write_script(path: Path, args: list[str]) -> Path:
 # Build the TensorRT engine on this device (engines only run on the TensorRT version and GPU that built them).
 set -eu
 cd "$(dirname "$0")"
-if command -v edgekit >/dev/null 2>&1; then
+if command -v edgekit >/dev/null 2>&1 && edgekit build . --probe >/dev/null 2>&1; then
     exec edgekit build . "$@"
 fi
 TRTEXEC="${{TRTEXEC:-$(command -v trtexec || echo /usr/src/tensorrt/bin/trtexec)}}"
@@ -79,7 +80,7 @@ Build the engine on the device (TensorRT engines run only on the TensorRT versio
 
     ./build.sh
 
-which runs `edgekit build .` when edgekit is installed, else exactly:
+which runs `edgekit build .` when edgekit is installed and can import TensorRT, else exactly:
 
     {command}
 

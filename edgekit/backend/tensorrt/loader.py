@@ -120,7 +120,7 @@ def embedded_spec(model: Any, where: Path) -> ModelSpec | None:
 def prepare_onnx(model: Any, gen: api.TrtGeneration, precision: str, where: Path) -> Any:
     """The ONNX this generation can build at ``precision``: INT8 needs a QDQ model (edgekit's only INT8 path);
     on 11.x FP16 needs FP16 tensors, so a float32 ONNX is converted here."""
-    from edgekit.export.tensorrt import check_qdq_placement
+    from edgekit.backend.tensorrt.prepare import check_qdq_placement
 
     if precision == "int8":
         problems = check_qdq_placement(model)

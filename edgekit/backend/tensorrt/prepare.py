@@ -11,8 +11,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from edgekit.backend.tensorrt.api import TrtGeneration, at_least, check_optimization_level, generation, \
-    has_dla, parse_version, require_at_least
+from edgekit.backend.tensorrt.api import DLA_RELEASES, TrtGeneration, at_least, check_optimization_level, \
+    generation, has_dla, parse_version, require_at_least
 from edgekit.errors import EdgekitError, SpecError
 from edgekit.specs import JetsonSection, Target, TensorrtSection
 
@@ -258,9 +258,11 @@ def calibration_table_from_qdq(model: Any, trt_version: str, algorithm: str = "E
     g = _Graph(model)
     lines, seen = [f"TRT-{calibration_header_version(trt_version)}-{algorithm}"], set()
     for node in g.of_type("QuantizeLinear"):
-        tensor = node.input[0]
-        if tensor in g.arrays or tensor in seen:
-            continue  # weights carry their own scales; one line per activation
+        if node.input[0] in g.arrays:
+            continue  # weights carry their own scales
+        tensor = _float_name(g, node, {o.name for o in model.graph.output})
+        if tensor in seen:
+            continue  # one line per activation
         seen.add(tensor)
         scale = float(np.asarray(g.arrays[node.input[1]]).reshape(-1)[0])
         zero = g.zero_point(node)
@@ -276,6 +278,16 @@ def calibration_table_from_qdq(model: Any, trt_version: str, algorithm: str = "E
     return "\n".join(lines) + "\n"
 
 
+def _float_name(g: _Graph, quantize: Any, outputs: set[str]) -> str:
+    """The name the float model gives the tensor a QuantizeLinear reads: ONNX Runtime renames a graph output
+    ``y`` it quantizes to ``y_QuantizeLinear_Input`` (its DequantizeLinear then writes ``y``), a name the float
+    ONNX that nvinfer builds from does not have."""
+    for consumer in g.consumers[quantize.output[0]]:
+        if consumer.op_type == "DequantizeLinear" and consumer.output[0] in outputs:
+            return consumer.output[0]
+    return quantize.input[0]
+
+
 def scale_from_hex(text: str) -> float:
     """Inverse of a calibration-cache value: '3c010204' -> 0.0078740..."""
     return struct.unpack(">f", bytes.fromhex(text.strip()))[0]
@@ -289,10 +301,14 @@ def int8_onnx(manifest: Any) -> Any:
     sensitivity fallback ("mixed": some layers in float) before an all-INT8 file when several did or none did."""
     from pathlib import PurePosixPath
 
-    gated = manifest.checks.get("gate", {}).get("files", {})
+    gated = manifest.checks.gate.files
+
+    def passed(entry: Any) -> bool:
+        result = gated.get(PurePosixPath(entry.path).name)
+        return result is not None and result.passed
+
     quantized = [e for e in manifest.models() if e.format == "onnx" and e.precision in ("mixed", "int8")]
-    ranked = sorted(quantized, key=lambda e: (not gated.get(PurePosixPath(e.path).name, {}).get("passed", False),
-                                              e.precision != "mixed"))
+    ranked = sorted(quantized, key=lambda e: (not passed(e), e.precision != "mixed"))
     return ranked[0] if ranked else None
 
 
@@ -372,7 +388,7 @@ def trtexec_args(onnx_file: str | Path, section: TensorrtSection, engine_file: s
     args += _precision_flags(gen, section.precision, calib_file)
     if section.dla_core is not None:
         if not has_dla(trt_version):
-            raise SpecError(f"TensorRT {trt_version} has no DLA support (absent in 11.0-11.3)")
+            raise SpecError(f"TensorRT {trt_version} has no DLA support (DLA is in {DLA_RELEASES})")
         args.append(f"--useDLACore={section.dla_core}")
         args += ["--allowGPUFallback"] if section.gpu_fallback else []
     if section.timing_cache:
@@ -438,7 +454,7 @@ def _dla_problems(section: TensorrtSection, jetson: JetsonSection | None) -> lis
     elif "nano" in jetson.device.lower():
         problems.append(f"{jetson.device} has no DLA")
     if not has_dla(section.version):
-        problems.append(f"TensorRT {section.version} has no DLA (absent in 11.0-11.3)")
+        problems.append(f"TensorRT {section.version} has no DLA (DLA is in {DLA_RELEASES})")
     if section.precision not in ("fp16", "int8"):
         problems.append("DLA runs only fp16 or int8: set tensorrt.precision")
     if len(set(section.batch)) != 1:

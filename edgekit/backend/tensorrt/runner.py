@@ -27,14 +27,16 @@ log = logging.getLogger(__name__)
 
 
 def read_engine_metadata(engine_path: str | Path) -> dict | None:
-    """``<engine>.json``, else the manifest beside the engine (``checks.tensorrt_engines[<file name>]``), else None."""
+    """``<engine>.json``, else the manifest beside the engine (``checks.engines[<file name>]``), else None."""
     engine_path = Path(engine_path)
     side = sidecar_path(engine_path)
     from edgekit.artifact import MANIFEST, read_manifest
 
     if (engine_path.parent / MANIFEST).is_file() and not side.is_file():
-        checks = read_manifest(engine_path.parent, verify=False).checks  # its tables are checked mappings
-        return checks.get("tensorrt_engines", {}).get(engine_path.name)
+        from edgekit import serial
+
+        build = read_manifest(engine_path.parent, verify=False).checks.engines.get(engine_path.name)
+        return None if build is None else serial.to_dict(build)
     if not side.is_file():
         return None
     from edgekit.serial import read_text
@@ -114,13 +116,13 @@ class TensorRTRunner(Runner):
                 self._spec = ModelSpec.from_dict(meta["spec"])
             except SpecError as exc:
                 raise ModelFileError(f"invalid spec in the engine's build record ({exc.message})", path) from None
-        self._deserialize(trt, data, path)
+        self._deserialize(trt, data, path, meta)
         if self.max_batch is None and meta:  # dynamic batch: the profile's max from the build record
             profile = meta.get("inputs", {}).get(self.input.name, {})
             self.max_batch = profile.get("max", [None])[0]
 
-    def _deserialize(self, trt: Any, data: bytes, path: Path) -> None:
-        self._runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+    def _deserialize(self, trt: Any, data: bytes, path: Path, meta: dict | None) -> None:
+        self._runtime = api.open_runtime(trt, meta)
         try:
             engine = self._runtime.deserialize_cuda_engine(data)
         except Exception as exc:  # some versions raise instead of returning None

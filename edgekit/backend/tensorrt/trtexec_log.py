@@ -5,7 +5,8 @@ Parsed lines (TensorRT 8.5 - 10.x trtexec; each may carry a ``[date-time] [I]`` 
     Throughput: 1523.45 qps
     Latency: min = 0.62 ms, max = 1.53 ms, mean = 0.65 ms, median = 0.64 ms, percentile(90%) = 0.67 ms, ...
     GPU Compute Time: min = ..., median = ... (kept as a note)
-qps counts inferences (one batch each): images/s = qps x batch, batch from ``--shapes`` (else 1).
+qps counts inferences (one batch each): images/s = qps x batch, batch from ``--shapes`` (explicit batch), else
+``--batch=N`` (implicit batch, trtexec of TensorRT 8), else 1.
 """
 from __future__ import annotations
 
@@ -60,8 +61,9 @@ def _parse_command(line: str, result: dict) -> None:
     if model:
         result["engine"] = Path(model.group(1)).name
     shapes = re.search(r"--shapes=\S*?:(\d+)x", line)
-    if shapes:
-        result["batch"] = int(shapes.group(1))
+    implicit = re.search(r"--batch=(\d+)", line)
+    if shapes or implicit:
+        result["batch"] = int((shapes or implicit).group(1))
     for flag in ("int8", "fp16", "best"):
         if f"--{flag}" in line:
             result["precision"] = flag

@@ -3,7 +3,7 @@
 
 Parsed lines of benchmark_model's log (each may carry an ``INFO:`` prefix; times in microseconds):
     Inference timings in us: Init: 3564, First inference: 12003, Warmup (avg): 9876.5, Inference (avg): 9650.12
-    count=50 first=10123 curr=9534 min=9421 max=10234 avg=9650.12 std=187 [p5=... median=... p95=...]
+    count=50 first=10123 curr=9534 min=9421 max=10234 avg=9650.12 std=187 [p5=9440 median=9600 p95=10100]
     Memory footprint delta from the start of the tool (MB): init=3.4 overall=10.2   (older: Peak memory footprint)
     Overall peak memory footprint (MB) via periodic monitoring: 12.3
 Newer builds print a 'count=' line with avg and percentiles for the warm-up run too: the stats are the last one
@@ -24,14 +24,15 @@ from edgekit.profile.report import Measurement
 DEVICE_DIR = "/data/local/tmp"
 BENCHMARK = f"{DEVICE_DIR}/benchmark_model"
 _TIMINGS = re.compile(r"(Init|First inference|Warmup \(avg\)|Inference \(avg\)):\s*([\d.eE+-]+)")
-_TOKEN = re.compile(r"\b(count|first|curr|min|max|avg|std|median|p\d+(?:\.\d+)?)=([\d.eE+-]+)")
+_TOKEN = re.compile(r"\b(count|first|curr|min|max|avg|std|median|p5|p95)=([\d.eE+-]+)")  # what the tool prints
 _TIMING_KEYS = {"Init": "init_ms", "First inference": "first_ms", "Warmup (avg)": "warmup_avg_ms",
                 "Inference (avg)": "mean_ms"}
 
 
 def parse_benchmark_model(text: str, source: str = "benchmark_model output") -> dict:
-    """{'init_ms', 'first_ms', 'warmup_avg_ms', 'mean_ms', 'stats': {count, min, max, std, p50, p90, ...} (ms
-    except count), 'peak_memory_mb'}; DataError when there is no 'Inference timings' line."""
+    """{'init_ms', 'first_ms', 'warmup_avg_ms', 'mean_ms', 'stats': {count, min, max, avg, std, and p5, p50
+    (its 'median'), p95 when printed} (ms except count), 'peak_memory_mb'}; DataError when there is no
+    'Inference timings' line."""
     result: dict = {"stats": {}, "peak_memory_mb": None}
     runs: list[dict] = []  # every 'count=' line: the warm-up run's, then the timed run's
     for line in text.splitlines():
@@ -69,12 +70,16 @@ def _stat_tokens(line: str) -> dict[str, float]:
 
 def benchmark_measurement(parsed: dict, name: str, precision: str, threads: int, where: str,
                           file_mb: float | None = None, mmacs: float | None = None) -> Measurement:
+    """A table row: benchmark_model gives the median (p50) and p5 / p95, never p90 / p99 (left empty)."""
     stats = parsed["stats"]
-    note = "" if "p50" in stats else "benchmark_model printed no percentiles: mean only"
+    if "p50" not in stats:
+        note = "benchmark_model printed no percentiles: mean only"
+    else:
+        note = "benchmark_model percentiles: " + ", ".join(f"{k} {stats[k]:.3g} ms" for k in ("p5", "p95") if k in stats)
     return Measurement(name=name, backend="tflite", precision=precision, threads=threads, batch=1, where=where,
-                       file_mb=file_mb, mmacs=mmacs, p50_ms=stats.get("p50"), p90_ms=stats.get("p90"),
-                       p99_ms=stats.get("p99"), mean_ms=parsed["mean_ms"], images_per_s=1000.0 / parsed["mean_ms"],
-                       peak_rss_mb=parsed["peak_memory_mb"], runs=int(stats.get("count", 0)), note=note)
+                       file_mb=file_mb, mmacs=mmacs, p50_ms=stats.get("p50"), mean_ms=parsed["mean_ms"],
+                       images_per_s=1000.0 / parsed["mean_ms"], peak_rss_mb=parsed["peak_memory_mb"],
+                       runs=int(stats.get("count", 0)), note=note)
 
 
 def benchmark_commands(path: Path, threads: int, runs: int, warmup: int) -> list[list[str]]:

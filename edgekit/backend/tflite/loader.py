@@ -1,5 +1,5 @@
 """LiteRT files: litert-torch FP32 conversion, the spec in TFLite metadata, and the interpreter with edgekit's
-settings (the quantized variants: ``edgekit.export.tflite_calibrate``).
+settings (the quantized variants: ``edgekit.backend.tflite.quantize``).
 
 litert-torch and ai-edge-quantizer are imported inside the functions (they pull JAX: seconds to import)."""
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """ai-edge-quantizer variants of an FP32 .tflite: FP16 weights, dynamic-range INT8 and full-integer INT8 (int8
 I/O), calibrated min/max like ONNX Runtime's MinMax or clipped to a percentile of each activation's values like
-its Percentile (the TFLite counterpart of ``edgekit.export.calibrate``).
+its Percentile (the TFLite counterpart of ``edgekit.backend.onnxruntime.quantize``).
 
 ai-edge-quantizer pulls JAX (seconds to import): imported inside the functions."""
 from __future__ import annotations
@@ -8,18 +8,25 @@ from __future__ import annotations
 import copy
 import re
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from edgekit.atomic import atomic_write_bytes
 from edgekit.backend.tflite.loader import quiet, rewrite_model, silence_logs
+from edgekit.checks import Quantization
 from edgekit.errors import SpecError
+from edgekit.progress import progress
+from edgekit.specs import Int8Section, ModelSpec
 
 SIGNATURE = "serving_default"
 INPUT_NAME = "args_0"  # litert-torch's name for forward()'s first argument
 INTEGER_TYPES = {2: np.int32, 4: np.int64, 7: np.int16, 9: np.int8}  # TFLite TensorType -> numpy
 PERCENTILE_SAMPLES = 1 << 18  # values per tensor the percentile is taken over (sampled evenly over the images)
+SQNR_IMAGES = 8  # calibration images the per-layer SQNR is measured on
+WEIGHTED_TFLITE = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL",
+                             "CONV_2D_TRANSPOSE"})
+METHOD_NOTES = {"entropy": "ai-edge-quantizer has no entropy calibration: min/max ranges"}
 
 
 def quantize_tflite(fp32_path: Path, path: Path, precision: str, calibration: np.ndarray | None = None) -> Path:
@@ -27,7 +34,7 @@ def quantize_tflite(fp32_path: Path, path: Path, precision: str, calibration: np
     float activations), 'int8' (static int8 weights and activations, int8 I/O; needs ``calibration``: the float
     batch (N, ...) in the FP32 file's input layout, fed one image at a time)."""
     if precision == "int8":
-        return TfliteInt8Quantizer(fp32_path, calibration).quantize(path)
+        return TfliteInt8Quantizer(fp32_path, calibration).quantize(path)  # min/max, per channel
     silence_logs()
     with quiet():
         from ai_edge_quantizer import quantizer, recipe
@@ -47,22 +54,29 @@ def quantize_tflite(fp32_path: Path, path: Path, precision: str, calibration: np
 
 
 class TfliteInt8Quantizer:
-    """Full-integer INT8 (``static_wi8_ai8``, int8 I/O) of one FP32 file; calibrates once, then ``quantize`` may be
-    called many times with different layers left in float (the sensitivity fallback).
+    """The ``Quantizer`` of LiteRT: full-integer INT8 (int8 weights and activations, int8 I/O) of one FP32 file;
+    calibrates once, then ``quantize`` may be called many times with different layers left in float. A layer is
+    ``"OP tensor"`` (``sensitivity.layer_name``).
 
-    ``percentile``: None = each activation's min/max over the calibration set; else its range is clipped to that
-    two-sided percentile of its values (99.9: 0.05 % cut on each side), never wider than min/max."""
+    ``int8``: the target's section, honoured as ONNX Runtime's quantizer does: ``method`` minmax (each
+    activation's min/max over the calibration set), percentile (its range clipped to that two-sided percentile
+    of its values, 99.9: 0.05 % cut on each side, never wider than min/max; entropy has no counterpart here:
+    min/max), ``per_channel`` weights (else per tensor). ``spec``: embedded in every file written."""
 
-    def __init__(self, fp32_path: Path, calibration: np.ndarray | None, percentile: float | None = None):
+    suffix = ".tflite"
+
+    def __init__(self, fp32_path: Path, calibration: np.ndarray | None, int8: Int8Section | None = None,
+                 spec: ModelSpec | None = None):
         if calibration is None or len(calibration) == 0:
             raise SpecError("full-integer TFLite needs calibration tensors (never random data)")
         silence_logs()
-        with quiet():
-            from ai_edge_quantizer import recipe
-        self.fp32_path, self.calibration, self.percentile = Path(fp32_path), calibration, percentile
-        self.recipe = recipe.static_wi8_ai8()
+        self.int8 = int8 or Int8Section()
+        self.fp32_path, self.calibration, self.spec = Path(fp32_path), calibration, spec
+        self.percentile = self.int8.percentile if self.int8.method == "percentile" else None
+        self.recipe = static_recipe(self.int8.per_channel)
+        self.notes = "spec in TFLite metadata"
         self._ranges = None
-        self._measured: dict = {}  # 'minmax' ranges and 'samples' of every activation: shared by with_percentile
+        self._measured: dict = {}  # 'minmax' ranges, 'samples', 'inputs' of every layer: shared by with_percentile
 
     def with_percentile(self, percentile: float) -> "TfliteInt8Quantizer":
         """The same file and calibration images with Percentile ranges (the recalibration fallback); the min/max
@@ -84,19 +98,86 @@ class TfliteInt8Quantizer:
                 self._ranges = clip_to_percentile(self._ranges, self._measured["samples"], self.percentile)
         return self._ranges
 
-    def quantize(self, path: Path, float_layers: Sequence[tuple[str, str]] = ()) -> Path:
-        """Writes the INT8 file; ``float_layers``: (TFLite op name, output tensor name) pairs kept in float, with
-        (de)quantize ops around them."""
+    def quantize(self, path: Path, float_layers: Sequence[str] = ()) -> Path:
+        """Writes the INT8 file (the spec embedded when given); ``float_layers``: ``"OP tensor"`` layers kept in
+        float, with (de)quantize ops around them."""
+        from edgekit.backend.tflite.loader import embed_spec
+        from edgekit.backend.tflite.sensitivity import split_layer
+
         ranges = self.ranges()
+        entries = [_float_entry(*split_layer(layer)) for layer in float_layers]
         with quiet():
             from ai_edge_quantizer import quantizer
 
             tool = quantizer.Quantizer(str(self.fp32_path))
-            tool.load_quantization_recipe(self.recipe + [_float_entry(op, tensor) for op, tensor in float_layers])
+            tool.load_quantization_recipe(self.recipe + entries)
             quantized = tool.quantize(ranges, enable_progress_bar=False, enable_progress_report=False)
         atomic_write_bytes(path, bytes(quantized.quantized_model))
         rewrite_model(path, flatten_per_axis_vectors)
+        if self.spec is not None and not embed_spec(path, self.spec):
+            self.notes = "spec in the manifest only"
         return path
+
+    def record(self) -> Quantization:
+        return Quantization("ai-edge-quantizer", self.int8.method, self.percentile, self.int8.per_channel, "int8",
+                            "int8", "TFLite full integer", "int32", len(self.calibration),
+                            METHOD_NOTES.get(self.int8.method, ""))
+
+    # ------------------------------------------------------------------ the layer fallback's questions
+
+    def layers(self, path: Path) -> list[str]:
+        from edgekit.backend.tflite.sensitivity import quantized_layers
+
+        layers, self._measured["inputs"] = quantized_layers(path)
+        return layers
+
+    def weighted(self, layer: str) -> bool:
+        return self.op_type(layer) in WEIGHTED_TFLITE
+
+    def op_type(self, layer: str) -> str:
+        return layer.split(" ", 1)[0]
+
+    def layer_errors(self, path: Path, layers: Sequence[str]) -> dict[str, float]:
+        from edgekit.backend.tflite.sensitivity import sqnr_drop, tensor_sqnr
+
+        sqnr = tensor_sqnr(self.fp32_path, path, self.calibration[:SQNR_IMAGES])
+        return sqnr_drop(list(layers), self._measured["inputs"], sqnr)
+
+    def refused(self, message: str, layers: Sequence[str]) -> list[str]:
+        """An op type whose integer kernel LiteRT refuses on some input (a quantized DIV whose divisor rounds to
+        its zero point) stays in float everywhere: the file has to run on every face, not just these."""
+        from edgekit.backend.tflite.sensitivity import quantizer_op
+
+        match = re.search(r"\(([A-Z0-9_]+)\) failed to invoke", message)
+        op = quantizer_op(match.group(1)) if match else None
+        return [layer for layer in layers if self.op_type(layer) == op]
+
+    def label(self, layer: str) -> str:
+        from edgekit.backend.tflite.sensitivity import short_name
+
+        return short_name(layer)
+
+
+def static_recipe(per_channel: bool) -> list:
+    """ai-edge-quantizer's ``static_wi8_ai8`` recipe (min/max, int8 activations asymmetric, weights symmetric),
+    with per-channel or per-tensor weights."""
+    with quiet():
+        from ai_edge_quantizer import qtyping, recipe_manager
+        from ai_edge_quantizer.algorithm_manager import AlgorithmName
+
+    manager = recipe_manager.RecipeManager()
+    granularity = qtyping.QuantGranularity.CHANNELWISE if per_channel else qtyping.QuantGranularity.TENSORWISE
+    manager.add_static_config(".*", qtyping.TFLOperationName.ALL_SUPPORTED, 8, 8, granularity,
+                              AlgorithmName.MIN_MAX_UNIFORM_QUANT)
+    return manager.get_quantization_recipe()
+
+
+def make_quantizer(ex: Any, base: Path, layout: str) -> TfliteInt8Quantizer:
+    """The export's TFLite quantizer on the FP32 file ``base`` (calibration transposed to its ``layout``)."""
+    from edgekit.backend.base import to_layout
+
+    calibration = to_layout(ex.calibration.calib.tensors, ex.spec.preprocess.layout, layout)
+    return TfliteInt8Quantizer(base, calibration, ex.int8, ex.spec)
 
 
 def _float_entry(op_name: str, tensor: str) -> dict:
@@ -168,7 +249,7 @@ def clip_to_percentile(ranges: dict, samples: dict[str, np.ndarray], percentile:
 def sample_values(fp32_path: Path, calibration: np.ndarray) -> dict[str, np.ndarray]:
     """{tensor name: its finite values} from LiteRT runs of the FP32 file over ``calibration`` (every tensor kept
     but the input), sampled at the same fixed positions in every image, PERCENTILE_SAMPLES per tensor at most."""
-    from edgekit.export.tflite_sensitivity import all_tensors, open_all_tensors
+    from edgekit.backend.tflite.sensitivity import all_tensors, open_all_tensors
 
     interpreter = open_all_tensors(fp32_path)
     graph_input = interpreter.get_input_details()[0]["name"]
@@ -176,7 +257,7 @@ def sample_values(fp32_path: Path, calibration: np.ndarray) -> dict[str, np.ndar
     picks: dict[str, np.ndarray] = {}
     samples: dict[str, list[np.ndarray]] = {}
     per_image = max(PERCENTILE_SAMPLES // len(calibration), 1)
-    for image in calibration:
+    for image in progress(calibration, "calibration ranges", unit="image"):
         for name, value in (all_tensors(interpreter, image) or {}).items():
             if name == graph_input:
                 continue

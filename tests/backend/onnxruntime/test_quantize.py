@@ -8,9 +8,10 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
+from edgekit.backend.onnxruntime.quantize import QdqQuantizer
 from edgekit.backend.onnxruntime.runner import OnnxRuntimeRunner
+from edgekit.checks import Quantization
 from edgekit.errors import EdgekitError
-from edgekit.export.calibrate import QdqQuantizer
 from edgekit.export.onnx import spec_from_onnx
 
 
@@ -22,8 +23,8 @@ def _zero_points(path) -> list[int]:
 
 
 def test_qdq_runs_in_ort_and_stays_close(pfld, pfld_onnx, pfld_calibration, small_int8, tmp_path):
-    quantizer = QdqQuantizer(pfld_onnx, pfld.spec, small_int8, tmp_path / "work")
-    path = quantizer.quantize(tmp_path / "int8.onnx", pfld_calibration.calib.tensors)
+    quantizer = QdqQuantizer(pfld_onnx, pfld.spec, small_int8, tmp_path / "work", pfld_calibration.calib.tensors)
+    path = quantizer.quantize(tmp_path / "int8.onnx")
     ops = {n.op_type for n in onnx.load(str(path)).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     assert spec_from_onnx(path) == pfld.spec  # a lone QDQ file still knows its preprocessing
@@ -31,30 +32,31 @@ def test_qdq_runs_in_ort_and_stays_close(pfld, pfld_onnx, pfld_calibration, smal
     with OnnxRuntimeRunner(str(pfld_onnx), 1) as fp32, OnnxRuntimeRunner(str(path), 1) as int8:
         ref, got = fp32.infer(faces)[0], int8.infer(faces)[0]
     assert np.linalg.norm(got - ref) / np.linalg.norm(ref) < 0.05
-    assert quantizer.record(16) == {"method": "minmax", "percentile": None, "per_channel": True,
-                                    "activations": "QUInt8", "weights": "QInt8", "format": "QDQ", "bias": "int32",
-                                    "images": 16}
+    assert quantizer.record() == Quantization("onnxruntime", "minmax", None, True, "QUInt8", "QInt8", "QDQ", "int32",
+                                              len(pfld_calibration.calib.tensors))
 
 
 def test_tensorrt_activations_are_symmetric_int8(pfld, pfld_onnx, pfld_calibration, small_int8, tmp_path):
-    quantizer = QdqQuantizer(pfld_onnx, pfld.spec, small_int8, tmp_path / "work", activations="QInt8")
-    path = quantizer.quantize(tmp_path / "int8.onnx", pfld_calibration.calib.tensors)
+    quantizer = QdqQuantizer(pfld_onnx, pfld.spec, small_int8, tmp_path / "work", pfld_calibration.calib.tensors,
+                             activations="QInt8")
+    path = quantizer.quantize(tmp_path / "int8.onnx")
     zero_points = _zero_points(path)
     assert zero_points and set(zero_points) == {0}  # TensorRT requires zero point 0
-    from edgekit.export.tensorrt import check_qdq_placement
+    from edgekit.backend.tensorrt.prepare import check_qdq_placement
 
     assert check_qdq_placement(onnx.load(str(path))) == []  # float biases: nothing TensorRT would refuse
 
 
 def test_ranges_are_reused_and_random_data_never_used(pfld, pfld_onnx, pfld_calibration, small_int8, tmp_path):
     entropy = dataclasses.replace(small_int8, method="entropy")
-    quantizer = QdqQuantizer(pfld_onnx, pfld.spec, entropy, tmp_path / "work")
     with pytest.raises(EdgekitError, match="never random data"):
-        quantizer.quantize(tmp_path / "none.onnx", None)
-    first = quantizer.quantize(tmp_path / "a.onnx", pfld_calibration.calib.tensors)
-    again = quantizer.quantize(tmp_path / "b.onnx")  # no tensors: the cached ranges are used
+        QdqQuantizer(pfld_onnx, pfld.spec, entropy, tmp_path / "none").quantize(tmp_path / "none.onnx")
+    quantizer = QdqQuantizer(pfld_onnx, pfld.spec, entropy, tmp_path / "work", pfld_calibration.calib.tensors)
+    first = quantizer.quantize(tmp_path / "a.onnx")
+    quantizer.calibration = None  # the cached ranges are used from now on
+    again = quantizer.quantize(tmp_path / "b.onnx")
     assert first.read_bytes() == again.read_bytes()
-    assert "same scales as MinMax" in quantizer.record(16)["note"]
+    assert "same scales as MinMax" in quantizer.record().note
 
 
 def _activation_scales(path) -> dict[str, float]:
@@ -67,13 +69,13 @@ def _activation_scales(path) -> dict[str, float]:
 
 def test_percentile_recalibration_narrows_ranges_on_the_same_prepared_model(pfld, pfld_onnx, pfld_calibration,
                                                                             small_int8, tmp_path):
-    quantizer = QdqQuantizer(pfld_onnx, pfld.spec, small_int8, tmp_path / "work")
-    minmax = _activation_scales(quantizer.quantize(tmp_path / "a.onnx", pfld_calibration.calib.tensors))
+    quantizer = QdqQuantizer(pfld_onnx, pfld.spec, small_int8, tmp_path / "work", pfld_calibration.calib.tensors)
+    minmax = _activation_scales(quantizer.quantize(tmp_path / "a.onnx"))
     clipped = quantizer.with_percentile(99.0)
     assert clipped.prepared == quantizer.prepared and clipped.ranges != quantizer.ranges  # own ranges cache
-    assert clipped.record(16)["method"] == "percentile" and clipped.record(16)["percentile"] == 99.0
-    narrowed = _activation_scales(clipped.quantize(tmp_path / "b.onnx", pfld_calibration.calib.tensors))
+    assert clipped.record().method == "percentile" and clipped.record().percentile == 99.0
+    narrowed = _activation_scales(clipped.quantize(tmp_path / "b.onnx"))
     assert narrowed.keys() == minmax.keys()
     assert all(narrowed[name] <= minmax[name] * 1.0001 for name in minmax)  # never wider than min/max
     assert sum(narrowed[name] < minmax[name] * 0.9 for name in minmax) > len(minmax) / 2
-    assert quantizer.record(16)["method"] == "minmax"  # the original is untouched
+    assert quantizer.record().method == "minmax"  # the original is untouched

@@ -1,20 +1,19 @@
-"""Sensitivity fallback: only quantized nodes are candidates, the SQNR pre-filter charges each node its own drop,
-and an impossible budget keeps the nodes that help in float and says so."""
+"""ONNX Runtime's answers to the INT8 search: only quantized nodes are candidates, the SQNR pre-filter charges each
+node its own drop, and the layer fallback on a real QDQ file keeps only the nodes that help in float."""
 from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from edgekit.backend.onnxruntime.quantize import QdqQuantizer
 from edgekit.backend.onnxruntime.runner import OnnxRuntimeRunner
-from edgekit.export.calibrate import QdqQuantizer
+from edgekit.backend.onnxruntime.sensitivity import output_nodes, quantized_nodes, sqnr_drop, tensor_sqnr
 from edgekit.export.gate import Gate
-from edgekit.export.sensitivity import (fallback, keep_in_float, output_nodes, pick_base, quantized_nodes,
-                                        recalibrate, sqnr_drop, tensor_sqnr)
+from edgekit.export.int8_search import layer_fallback
 
 
 def _conv_reshape_graph():
@@ -55,8 +54,8 @@ def test_only_quantized_compute_nodes_are_candidates(tmp_path):
 
 
 def test_sqnr_drop_charges_each_node_its_own_noise(pfld, pfld_onnx, pfld_calibration, small_int8, tmp_path):
-    quantizer = QdqQuantizer(pfld_onnx, pfld.spec, small_int8, tmp_path / "work")
-    qdq = quantizer.quantize(tmp_path / "int8.onnx", pfld_calibration.calib.tensors)
+    quantizer = QdqQuantizer(pfld_onnx, pfld.spec, small_int8, tmp_path / "work", pfld_calibration.calib.tensors)
+    qdq = quantizer.quantize(tmp_path / "int8.onnx")
     sqnr = tensor_sqnr(quantizer, qdq, pfld_calibration.calib.tensors[:4], tmp_path / "work")
     candidates = quantized_nodes(onnx.load(str(qdq)).graph)
     assert candidates[0] == "/stem/stem.0/stem.0.0/Conv" and candidates[-1] == "/fc/Gemm"
@@ -71,8 +70,7 @@ def test_sqnr_drop_charges_each_node_its_own_noise(pfld, pfld_onnx, pfld_calibra
 
 def test_impossible_budget_keeps_only_helpful_nodes(pfld, pfld_onnx, pfld_calibration, small_int8, tmp_path):
     int8 = dataclasses.replace(small_int8, budget_nme=-1.0, max_float_layers=2)
-    quantizer = QdqQuantizer(pfld_onnx, pfld.spec, int8, tmp_path / "work")
-    qdq = quantizer.quantize(tmp_path / "int8.onnx", pfld_calibration.calib.tensors)
+    quantizer = QdqQuantizer(pfld_onnx, pfld.spec, int8, tmp_path / "work", pfld_calibration.calib.tensors)
     holdout = pfld_calibration.holdout
     gate = Gate(pfld.spec, int8, holdout_paths=holdout.paths, holdout_boxes=holdout.boxes, use_labels=False)
     with OnnxRuntimeRunner(str(pfld_onnx), 1) as runner:
@@ -80,79 +78,20 @@ def test_impossible_budget_keeps_only_helpful_nodes(pfld, pfld_onnx, pfld_calibr
 
     def delta_of(path):
         with OnnxRuntimeRunner(str(path), 1) as runner:
-            return gate.check(runner)["delta"]
+            return gate.check(runner).delta
 
     lines = []
     clipped = quantizer.with_percentile(99.0)
-    clipped.quantize(tmp_path / "p99.onnx", pfld_calibration.calib.tensors)  # its ranges, as recalibration leaves them
+    clipped.quantize(tmp_path / "p99.onnx")  # its ranges, as recalibration leaves them
     bases = [("minmax", quantizer), ("percentile 99", clipped)]
-    record = fallback(bases, qdq, tmp_path / "mixed.onnx", pfld_calibration.calib.tensors, tmp_path / "work",
-                      delta_of, -1.0, 2, trials=3, log=lines.append)
-    assert len(record["single_node_delta"]) == 3 and not record["passed"]
+    record = layer_fallback(bases, tmp_path / "mixed.onnx", delta_of, -1.0, 2, lines.append, trials=3)
+    assert len(record.single_node_delta) == 3 and not record.passed and record.float_op_types == ()
     assert sum("layers without weights in float -> delta" in line for line in lines[:2]) == 2  # both scored
-    assert record["calibration"] in ("minmax", "percentile 99")
-    group = set(record["float_layers"]) if record["unweighted_in_float"] else set()  # tried together first
-    singles = set(record["float_layers"]) - group
-    assert singles <= set(record["single_node_delta"]) and len(singles) <= 2
+    assert record.calibration in ("minmax", "percentile 99")
+    group = set(record.float_layers) if record.unweighted_in_float else set()  # tried together first
+    singles = set(record.float_layers) - group
+    assert singles <= set(record.single_node_delta) and len(singles) <= 2
     assert all("in float" in line for line in lines)
-    chosen = dict(bases)[record["calibration"]].quantize(tmp_path / "chosen.onnx")  # where the search started
-    assert record["delta"] <= delta_of(chosen)  # a node is kept only when it lowers the delta
-    assert record["delta"] == delta_of(tmp_path / "mixed.onnx")  # the written file is the kept set
-
-
-def _fake_search(delta_of_kept, candidates, unweighted, budget=0.2):
-    """keep_in_float over a made-up metric: delta_of_kept(set of float layers) -> delta."""
-    written = []
-    record = keep_in_float(candidates, {name: float(i) for i, name in enumerate(candidates)},
-                           lambda kept: written.append(set(kept)), lambda: delta_of_kept(written[-1]),
-                           delta_of_kept(set()), budget, max_layers=2, trials=4, log=lambda line: None,
-                           unweighted=unweighted)
-    return record, written
-
-
-def test_layers_without_weights_go_to_float_together_first():
-    # error spread over many small elementwise ops (an SSR / capsule tail): no single one shows it
-    candidates, tail = ["conv1", "conv2", "mul1", "mul2", "div1"], ["mul1", "mul2", "div1"]
-    record, written = _fake_search(lambda kept: 0.05 if set(tail) <= kept else 0.5, candidates, tail)
-    assert record["passed"] and record["unweighted_in_float"] and record["float_layers"] == tail
-    assert record["single_node_delta"] == {} and written[-1] == set(tail)  # no per-layer search needed
-
-
-def test_the_per_layer_search_goes_on_when_the_group_does_not_help():
-    candidates, tail = ["conv1", "conv2", "add1"], ["add1"]
-    record, written = _fake_search(lambda kept: 0.1 if "conv2" in kept else 0.5, candidates, tail)
-    assert record["passed"] and not record["unweighted_in_float"] and record["float_layers"] == ["conv2"]
-    assert written[-1] == {"conv2"}
-
-
-def test_recalibration_stops_at_the_first_percentile_within_budget():
-    deltas = {99.99: 0.5, 99.9: 0.05, 99.0: 0.01}
-    written, lines = [], []
-
-    def write(percentile):
-        written.append(percentile)
-        return Path(f"p{percentile}.onnx")
-
-    best, path, record = recalibrate((99.99, 99.9, 99.0), write, lambda p: deltas[float(p.stem[1:])], 2.0, 0.1,
-                                     lines.append)
-    assert (best, path, written) == (99.9, Path("p99.9.onnx"), [99.99, 99.9])  # 99.0 never tried
-    assert record == {"method": "percentile", "tried": {"99.99": 0.5, "99.9": 0.05}, "chosen": 99.9, "delta": 0.05,
-                      "passed": True}
-    assert len(lines) == 2
-
-
-def test_recalibration_that_never_helps_keeps_the_targets_calibration():
-    best, path, record = recalibrate((99.9,), lambda p: Path("x.tflite"), lambda p: math.inf, 0.4, 0.1, print)
-    assert best is None and path is None  # the file that does not run is not "better"
-    assert record["tried"] == {"99.9": None} and record["delta"] == 0.4 and not record["passed"]
-
-
-def test_the_search_starts_from_the_calibration_best_with_the_unweighted_layers_in_float():
-    # FSA-Net on the demo's faces: Percentile wins all-INT8, MinMax wins once the capsules are in float
-    with_tail = {"minmax": 0.16, "p99.99": 0.25}
-    written = []
-    name, base = pick_base([("minmax", "q-minmax"), ("p99.99", "q-p")], lambda b, kept: written.append((b, kept)),
-                           lambda: with_tail["minmax" if written[-1][0] == "q-minmax" else "p99.99"], ["div", "mul"],
-                           print)
-    assert (name, base) == ("minmax", "q-minmax") and written == [("q-minmax", ["div", "mul"]), ("q-p", ["div", "mul"])]
-    assert pick_base([("only", 1)], None, None, ["div"], print) == ("only", 1)  # one calibration: nothing to try
+    chosen = dict(bases)[record.calibration].quantize(tmp_path / "chosen.onnx")  # where the search started
+    assert record.delta <= delta_of(chosen)  # a node is kept only when it lowers the delta
+    assert record.delta == delta_of(tmp_path / "mixed.onnx")  # the written file is the kept set

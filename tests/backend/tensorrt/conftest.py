@@ -133,6 +133,7 @@ def make_fake_trt(version: str) -> SimpleNamespace:
     trt.Logger = type("Logger", (), {"WARNING": 2, "__init__": lambda self, level: None})
     trt.Builder = lambda logger: FakeBuilder(trt)
     trt.OnnxParser = lambda network, logger: FakeParser(trt)
+    trt.Runtime = lambda logger: SimpleNamespace(engine_host_code_allowed=False)
     return trt
 
 

@@ -24,8 +24,9 @@ def test_generation_refuses(version, message):
         api.generation(version)
 
 
-@pytest.mark.parametrize("version, expected", [("8.5.2", True), ("10.3", True), ("11.0", False),
-                                               ("11.3", False), ("11.4", True)])
+@pytest.mark.parametrize("version, expected", [("8.5.2", True), ("10.3", True), ("10.7.0", True), ("10.8", False),
+                                               ("10.13.2", False), ("11.0", False), ("11.3", False), ("11.4", False),
+                                               ("11.4.0", False), ("11.4.1", True), ("11.5", True)])
 def test_has_dla(version, expected):
     assert api.has_dla(version) is expected
 
@@ -233,3 +234,10 @@ def test_convert_onnx_to_fp16_refuses_qdq(tiny_onnx):
     model.graph.node.append(helper.make_node("QuantizeLinear", ["pose", "s"], ["q"]))
     with pytest.raises(ModelFileError, match="already quantized"):
         api.convert_onnx_to_fp16(model)
+
+
+def test_version_compatible_engines_allow_host_code_before_deserializing(fake_trt):
+    trt = fake_trt("10.3")
+    assert api.open_runtime(trt, {"version_compatible": True}).engine_host_code_allowed is True
+    assert api.open_runtime(trt, {"version_compatible": False}).engine_host_code_allowed is False
+    assert api.open_runtime(trt, None).engine_host_code_allowed is False  # no build record: as TensorRT defaults

@@ -9,7 +9,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from edgekit.artifact import ArtifactFile, Manifest
 from edgekit.errors import EdgekitError, ModelFileError, SpecError
-from edgekit.export import tensorrt as ex
+from edgekit.backend.tensorrt import prepare as ex
+from edgekit.checks import Gate, GateResult
 from edgekit.specs import HeadSpec, JetsonSection, ModelSpec, OnnxSection, PreprocessSpec, Target, \
     TensorrtSection
 
@@ -161,14 +162,14 @@ def test_calibration_table_decodes_to_the_qdq_scales(qdq_models):
     lines = table.splitlines()
     assert lines[0] == "TRT-8502-EntropyCalibration2" and table.endswith("\n")
     arrays = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-    expected = {n.input[0]: arrays[n.input[1]] for n in model.graph.node
-                if n.op_type == "QuantizeLinear" and n.input[0] not in arrays}
+    expected = {n.input[0].removesuffix("_QuantizeLinear_Input"): arrays[n.input[1]] for n in model.graph.node
+                if n.op_type == "QuantizeLinear" and n.input[0] not in arrays}  # the float model's names
     decoded = {}
     for line in lines[1:]:
         name, hex_scale = line.split(": ")
         assert len(hex_scale) == 8
         decoded[name] = ex.scale_from_hex(hex_scale)
-    assert decoded.keys() == expected.keys() and "x" in decoded
+    assert decoded.keys() == expected.keys() and "x" in decoded and "pose" in decoded  # the output too
     for name, scale in expected.items():
         assert decoded[name] == np.float32(scale)  # bit-exact float32
 
@@ -272,8 +273,8 @@ XAVIER = JetsonSection("Jetson Xavier NX", "5.1.2", "7.2")
      ["JetPack 7.1 ships TensorRT 10.x, or 11.4+ from JetPack 7.2.2, not 11.4",
       "JetPack 7.1 does not run on compute capability 8.7 (supports 10.1, 11.0)"]),
     (_target(TensorrtSection("11.2", "int8", dla_core=0), JetsonSection("Jetson AGX Orin", "7.2.2", "8.7")),
-     ["tensorrt int8 needs an int8 section (calibration of the QDQ ONNX)", "TensorRT 11.2 has no DLA (absent in "
-      "11.0-11.3)", "JetPack 7.2.2 ships TensorRT 10.x, or 11.4+ from JetPack 7.2.2, not 11.2"]),
+     ["tensorrt int8 needs an int8 section (calibration of the QDQ ONNX)", "TensorRT 11.2 has no DLA (DLA is in "
+      "8.x, 10.0-10.7 and 11.4.1+ (Jetson AGX Orin, JetPack 7.2.2+))", "JetPack 7.2.2 ships TensorRT 10.x, or 11.4+ from JetPack 7.2.2, not 11.2"]),
     (_target(TensorrtSection("10.3", batch=(1, 8, 32))), ["a batch range above 1 needs onnx.dynamic_batch: true"]),
     (_target(TensorrtSection("8.5.2"), onnx=OnnxSection(opset=18)),
      ["onnx.opset 18 is above 17, the highest TensorRT 8.5.2 is taken to parse"]),
@@ -293,9 +294,23 @@ def test_onnx_for_tensorrt_picks_by_precision():
     mixed = Manifest(model=spec, files=files + (ArtifactFile("m.mixed.onnx", "0", 1, "onnx", precision="mixed"),))
     assert ex.onnx_for_tensorrt(mixed, TensorrtSection(precision="int8")).path == "m.mixed.onnx"  # gate fallback
     recalibrated = mixed.with_file(ArtifactFile("m.int8-p99.9.onnx", "0", 1, "onnx", precision="int8"))
-    verdicts = {"m.int8.onnx": {"passed": False}, "m.mixed.onnx": {"passed": False},
-                "m.int8-p99.9.onnx": {"passed": True}}
-    gated = recalibrated.with_check("gate", {"files": verdicts})
+    verdicts = {name: GateResult("nme", 7.0, delta, 0.1, delta <= 0.1, False)
+                for name, delta in (("m.int8.onnx", 0.2), ("m.mixed.onnx", 0.15), ("m.int8-p99.9.onnx", 0.05))}
+    gated = recalibrated.with_checks(gate=Gate("nme", False, verdicts))
     assert ex.onnx_for_tensorrt(gated, TensorrtSection(precision="int8")).path == "m.int8-p99.9.onnx"  # passed
     with pytest.raises(ModelFileError, match="run the calibrate stage"):
         ex.onnx_for_tensorrt(Manifest(model=spec, files=files[:1]), TensorrtSection(precision="int8"))
+
+
+def test_calibration_table_names_the_float_models_tensors(pfld, pfld_onnx, pfld_calibration, small_int8, tmp_path):
+    """nvinfer builds from the float ONNX with the table: every name must be one of its tensors, the output
+    included (ONNX Runtime's QDQ file calls it ``landmarks_QuantizeLinear_Input``)."""
+    from edgekit.backend.onnxruntime.quantize import QdqQuantizer
+
+    quantizer = QdqQuantizer(pfld_onnx, pfld.spec, small_int8, tmp_path, pfld_calibration.calib.tensors, "QInt8")
+    qdq = onnx.load(str(quantizer.quantize(tmp_path / "int8.onnx")))
+    float_model = onnx.load(str(pfld_onnx))
+    tensors = {t for n in float_model.graph.node for t in n.output} | {i.name for i in float_model.graph.input}
+    names = [line.split(": ")[0] for line in ex.calibration_table_from_qdq(qdq, "10.3").splitlines()[1:]]
+    assert "landmarks" in names and not any("QuantizeLinear" in name for name in names)
+    assert set(names) <= tensors and len(names) == len(set(names))

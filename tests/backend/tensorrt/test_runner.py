@@ -9,6 +9,7 @@ from edgekit.artifact import Manifest, write_manifest
 from edgekit.backend.tensorrt.loader import GpuInfo, sidecar_path, tensorrt_available
 from edgekit.backend.tensorrt.runner import TensorRTRunner, compatibility_problems, read_engine_metadata, \
     verify_engine_bytes
+from edgekit.checks import EngineBuild
 from edgekit.errors import EdgekitError, ModelFileError
 from edgekit.specs import HeadSpec, ModelSpec, PreprocessSpec
 
@@ -60,8 +61,10 @@ def test_version_compatible_engines_run_on_later_versions():
 
 def test_metadata_from_the_manifest(tmp_path):
     spec = ModelSpec("toy", "pose", PreprocessSpec((16, 16)), HeadSpec("pose_regression", ("pose",)))
-    write_manifest(tmp_path, Manifest(model=spec).with_check("tensorrt_engines", {"m.engine": META}))
-    assert read_engine_metadata(_engine(tmp_path)) == META
+    build = EngineBuild("m.engine", 10, "ab" * 32, "10.3.0.30", "Orin", "8.7", 1.5, inputs={"input": {"max": [4]}})
+    write_manifest(tmp_path, Manifest(model=spec).with_checks(engines={"m.engine": build}))
+    meta = read_engine_metadata(_engine(tmp_path))
+    assert meta["trt_version"] == "10.3.0.30" and meta["inputs"] == {"input": {"max": [4]}} and meta["size"] == 10
     sidecar_path(tmp_path / "m.engine").write_text("{not json")
     with pytest.raises(ModelFileError, match="metadata unreadable"):
         read_engine_metadata(tmp_path / "m.engine")

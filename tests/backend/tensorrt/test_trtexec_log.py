@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from edgekit.errors import DataError
-from edgekit.profile.trtexec import parse_trtexec, trtexec_measurement
+from edgekit.backend.tensorrt.trtexec_log import parse_trtexec, trtexec_measurement
 
 TRT10_LOG = """\
 &&&& RUNNING TensorRT.trtexec [TensorRT v100300] # /usr/src/tensorrt/bin/trtexec --loadEngine=pfld_fp16.engine --shapes=input:8x3x112x112 --fp16
@@ -72,3 +72,11 @@ def test_not_a_trtexec_log(tmp_path):
         parse_trtexec("hello\nThroughput: 3 qps\n", "x.log")
     with pytest.raises(DataError, match="cannot read trtexec log"):
         trtexec_measurement(tmp_path / "missing.log")
+
+
+def test_implicit_batch_from_the_batch_flag():
+    log = TRT8_LOG.replace("--int8", "--int8 --batch=4")
+    parsed = parse_trtexec(log)
+    assert parsed["batch"] == 4 and parsed["precision"] == "int8"
+    shapes = TRT8_LOG.replace("--int8", "--shapes=input:2x3x112x112 --batch=4")
+    assert parse_trtexec(shapes)["batch"] == 2  # explicit shapes win (trtexec ignores --batch with them)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from edgekit.backend.tflite.loader import convert_fp32
-from edgekit.export.tflite_calibrate import quantize_tflite
+from edgekit.backend.tflite.quantize import quantize_tflite
 from edgekit.backend.tflite.runner import TFLiteRunner
 from edgekit.errors import ModelFileError
 from edgekit.specs import HeadSpec, ModelSpec, PreprocessSpec

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edgekit.specs import Int8Section
+
 torch = pytest.importorskip("torch")
 
 
@@ -47,8 +49,8 @@ def _run(interpreter, image: np.ndarray) -> np.ndarray:
 
 def test_a_transposed_convolution_quantizes_to_a_file_litert_runs_right(upsampler, tmp_path):
     from edgekit.backend.tflite.loader import open_interpreter
-    from edgekit.export.tflite_calibrate import TfliteInt8Quantizer
-    from edgekit.export.tflite_sensitivity import quantized_layers, split_layer
+    from edgekit.backend.tflite.quantize import TfliteInt8Quantizer
+    from edgekit.backend.tflite.sensitivity import quantized_layers
 
     fp32, images = upsampler
     quantizer = TfliteInt8Quantizer(fp32, images)
@@ -57,7 +59,7 @@ def test_a_transposed_convolution_quantizes_to_a_file_litert_runs_right(upsample
     assert "TRANSPOSE_CONV" in {op["op_name"] for op in quantized._get_ops_details()}
     assert quantized.get_input_details()[0]["dtype"] == np.int8
     layers, _ = quantized_layers(int8)
-    deconv = [split_layer(layer) for layer in layers if layer.startswith("CONV_2D_TRANSPOSE ")]  # recipe's name
+    deconv = [layer for layer in layers if layer.startswith("CONV_2D_TRANSPOSE ")]  # recipe's name
     assert len(deconv) == 1
     float_deconv = open_interpreter(quantizer.quantize(tmp_path / "mixed.tflite", deconv))
     reference = open_interpreter(fp32)
@@ -72,11 +74,11 @@ def test_a_transposed_convolution_quantizes_to_a_file_litert_runs_right(upsample
 
 
 def test_percentile_ranges_narrow_min_max_and_keep_zero(upsampler):
-    from edgekit.export.tflite_calibrate import TfliteInt8Quantizer
+    from edgekit.backend.tflite.quantize import TfliteInt8Quantizer
 
     fp32, images = upsampler
     minmax = TfliteInt8Quantizer(fp32, images).ranges()
-    clipped = TfliteInt8Quantizer(fp32, images, percentile=99.0).ranges()
+    clipped = TfliteInt8Quantizer(fp32, images, Int8Section(method="percentile", percentile=99.0)).ranges()
     assert minmax.keys() == clipped.keys()
     narrower = 0
     for name, qsv in minmax.items():
@@ -86,3 +88,27 @@ def test_percentile_ranges_narrow_min_max_and_keep_zero(upsampler):
     assert narrower >= 3  # the outlier's path through the convolutions
     first = next(name for name in minmax if "serving_default" in name)  # the graph input keeps its range
     assert clipped[first]["max"] == minmax[first]["max"]
+
+
+def test_the_targets_int8_section_is_honoured(upsampler, tmp_path):
+    """method / percentile / per_channel, as ONNX Runtime's quantizer reads them: a percentile target clips from
+    the start, a per-tensor target stores one scale per weight tensor."""
+    from edgekit.backend.tflite.loader import open_interpreter
+    from edgekit.backend.tflite.quantize import TfliteInt8Quantizer
+
+    fp32, images = upsampler
+    target = Int8Section(method="percentile", percentile=99.0, per_channel=False)
+    quantizer = TfliteInt8Quantizer(fp32, images, target)
+    assert quantizer.percentile == 99.0 and quantizer.record().method == "percentile"
+    assert quantizer.record().percentile == 99.0 and not quantizer.record().per_channel
+    assert quantizer.ranges() == TfliteInt8Quantizer(fp32, images, target).with_percentile(99.0).ranges()
+    per_channel = TfliteInt8Quantizer(fp32, images)
+    deconv = [layer for layer in per_channel.layers(per_channel.quantize(tmp_path / "c.tflite"))
+              if layer.startswith("CONV_2D_TRANSPOSE ")]  # ai-edge-quantizer 0.10 cannot quantize its bias per tensor
+    assert max(len(t["quantization_parameters"]["scales"])
+               for t in open_interpreter(tmp_path / "c.tflite").get_tensor_details()) > 1
+    per_tensor = open_interpreter(quantizer.quantize(tmp_path / "t.tflite", deconv))
+    assert {len(t["quantization_parameters"]["scales"]) for t in per_tensor.get_tensor_details()
+            if t["dtype"] == np.int8 and len(t["shape"]) == 4} == {1}  # one scale per weight tensor
+    entropy = TfliteInt8Quantizer(fp32, images, Int8Section(method="entropy")).record()
+    assert entropy.percentile is None and "min/max" in entropy.note

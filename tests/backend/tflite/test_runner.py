@@ -37,7 +37,7 @@ def tflite_files(tmp_path_factory):
     import torch
 
     from edgekit.backend.tflite.loader import convert_fp32, embed_spec
-    from edgekit.export.tflite_calibrate import quantize_tflite
+    from edgekit.backend.tflite.quantize import quantize_tflite
     from edgekit.export.onnx import torch_outputs
     from edgekit.models.weights import build_model
 
@@ -111,7 +111,7 @@ def test_full_integer_ranges_cover_the_whole_calibration_set(tmp_path):
     import torch
 
     from edgekit.backend.tflite.loader import convert_fp32, open_interpreter
-    from edgekit.export.tflite_calibrate import quantize_tflite
+    from edgekit.backend.tflite.quantize import quantize_tflite
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.Linear(4 * 14 * 14, 6)).eval()

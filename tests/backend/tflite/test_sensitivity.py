@@ -24,7 +24,7 @@ def fsanet_tflite(fsanet, tmp_path_factory):
 
 
 def _ops(path):
-    from edgekit.export.tflite_sensitivity import open_all_tensors
+    from edgekit.backend.tflite.sensitivity import open_all_tensors
 
     interpreter = open_all_tensors(path)
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
@@ -32,8 +32,8 @@ def _ops(path):
 
 
 def test_layers_are_quantized_ops_with_their_inputs_and_sqnr(fsanet_tflite, tmp_path):
-    from edgekit.export.tflite_calibrate import TfliteInt8Quantizer
-    from edgekit.export.tflite_sensitivity import quantized_layers, split_layer, sqnr_drop, tensor_sqnr
+    from edgekit.backend.tflite.quantize import TfliteInt8Quantizer
+    from edgekit.backend.tflite.sensitivity import quantized_layers, split_layer, sqnr_drop, tensor_sqnr
 
     fp32, faces, _ = fsanet_tflite
     images = faces.transpose(0, 2, 3, 1)
@@ -48,9 +48,9 @@ def test_layers_are_quantized_ops_with_their_inputs_and_sqnr(fsanet_tflite, tmp_
 
 def test_fallback_forces_refused_ops_to_float_then_keeps_the_unweighted_layers(fsanet, fsanet_tflite, tmp_path):
     from edgekit.backend.tflite.loader import spec_from_tflite
+    from edgekit.backend.tflite.quantize import TfliteInt8Quantizer
     from edgekit.backend.tflite.runner import TFLiteRunner
-    from edgekit.export.tflite import mixed_int8
-    from edgekit.export.tflite_calibrate import TfliteInt8Quantizer
+    from edgekit.export.int8_search import layer_fallback
 
     fp32, faces, _ = fsanet_tflite
 
@@ -61,10 +61,10 @@ def test_fallback_forces_refused_ops_to_float_then_keeps_the_unweighted_layers(f
         return 0.5 if any(name in ELEMENTWISE and dtype == np.int8 for name, dtype in ops) else 0.05
 
     out, lines = tmp_path / "model.int8-mixed.tflite", []
-    quantizer = TfliteInt8Quantizer(fp32, faces.transpose(0, 2, 3, 1))
-    record = mixed_int8([("minmax", quantizer)], out, fsanet.spec, gate_delta, 0.2, 4, lines.append)
-    assert record["float_op_types"] == ["DIV"] and record["passed"] and record["unweighted_in_float"]
-    assert record["delta"] == gate_delta(out) == 0.05
+    quantizer = TfliteInt8Quantizer(fp32, faces.transpose(0, 2, 3, 1), spec=fsanet.spec)
+    record = layer_fallback([("minmax", quantizer)], out, gate_delta, 0.2, 4, lines.append)
+    assert record.float_op_types == ("DIV",) and record.passed and record.unweighted_in_float
+    assert record.delta == gate_delta(out) == 0.05
     assert "integer DIV" in lines[0]
     assert spec_from_tflite(out) == fsanet.spec  # embedded
     with TFLiteRunner(str(out), 1) as runner:
@@ -72,8 +72,8 @@ def test_fallback_forces_refused_ops_to_float_then_keeps_the_unweighted_layers(f
 
 
 def test_a_refusal_naming_no_op_is_raised(fsanet, fsanet_tflite, tmp_path):
-    from edgekit.export.tflite import mixed_int8
-    from edgekit.export.tflite_calibrate import TfliteInt8Quantizer
+    from edgekit.backend.tflite.quantize import TfliteInt8Quantizer
+    from edgekit.export.int8_search import layer_fallback
 
     fp32, faces, _ = fsanet_tflite
 
@@ -81,12 +81,12 @@ def test_a_refusal_naming_no_op_is_raised(fsanet, fsanet_tflite, tmp_path):
         raise ModelFileError("LiteRT failed to run it (something else)", path)
 
     with pytest.raises(ModelFileError, match="something else"):
-        mixed_int8([("minmax", TfliteInt8Quantizer(fp32, faces.transpose(0, 2, 3, 1)))], tmp_path / "m.tflite",
-                   fsanet.spec, gate_delta, 0.2, 4, print)
+        layer_fallback([("minmax", TfliteInt8Quantizer(fp32, faces.transpose(0, 2, 3, 1), spec=fsanet.spec))],
+                       tmp_path / "m.tflite", gate_delta, 0.2, 4, print)
 
 
 def test_a_file_litert_cannot_load_is_a_model_file_error(fsanet_tflite, tmp_path):
-    from edgekit.export.tflite_sensitivity import quantized_layers
+    from edgekit.backend.tflite.sensitivity import quantized_layers
 
     fp32, _, _ = fsanet_tflite
     broken = tmp_path / "broken.tflite"
@@ -96,7 +96,7 @@ def test_a_file_litert_cannot_load_is_a_model_file_error(fsanet_tflite, tmp_path
 
 
 def test_layers_are_logged_by_op_and_their_last_module_scopes():
-    from edgekit.export.tflite_sensitivity import short_name
+    from edgekit.backend.tflite.sensitivity import short_name
 
     wrapper = "litert_torch._convert.to_channel_last_io.ChannelLastIOWrapper/edgekit.models.pipnet.PIPNet_wrapped"
     scope = f"{wrapper}/torch.nn.modules.container.Sequential_0/edgekit.models.blocks.InvertedResidual_1"
