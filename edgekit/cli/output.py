@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import sys
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -94,7 +95,7 @@ def emit(args: argparse.Namespace, record: dict) -> None:
     """The verb's result: one JSON object on stdout under --json, written atomically to --json FILE, else
     nothing (the verb printed its human form)."""
     results = _RESULTS.get() or _Results(sys.stdout)
-    text = json.dumps(record, default=str)  # Paths and other plain values as strings
+    text = json.dumps(_strict(record), default=str, allow_nan=False)  # Paths and other plain values as strings
     if json_to_stdout(args):
         results.stream.write(text + "\n")
         results.stream.flush()
@@ -103,3 +104,12 @@ def emit(args: argparse.Namespace, record: dict) -> None:
 
         atomic_write_json(json_file(args), json.loads(text))
     results.emitted = True
+
+
+def _strict(value):
+    """``value`` with every NaN or infinity as None: strict JSON has neither (a file that did not run)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _strict(item) for key, item in value.items()}
+    return [_strict(item) for item in value] if isinstance(value, (list, tuple)) else value

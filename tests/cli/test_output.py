@@ -83,3 +83,11 @@ def test_data_check_json_on_stdout(run_cli, tmp_path):
     record = json.loads(out)
     assert code == 0 and err == "" and record["count"] == 2 and record["problems"] == []
     assert record["schemes"] == {"ibug68": 2}
+
+
+def test_json_is_strict(run_cli, monkeypatch):
+    from edgekit.cli import list_verb, output
+
+    monkeypatch.setattr(list_verb, "run", lambda args: output.emit(args, {"delta": float("inf"), "x": [float("nan")]}))
+    code, out, _ = run_cli("list", "--json")
+    assert code == 0 and out == '{"delta": null, "x": [null]}\n'
