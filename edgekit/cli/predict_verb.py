@@ -74,19 +74,26 @@ _positive_float, _non_negative_float = _float_at_least(0.0, True), _float_at_lea
 
 def run(args: argparse.Namespace) -> int:
     from edgekit.api import load
-    from edgekit.runtime.stream_io import expand_inputs
+    from edgekit.runtime.stream_io import check_video, expand_inputs
 
     inputs = expand_inputs(args.inputs)
-    outputs = check_outputs(args, inputs)  # a refused output costs nothing
+    outputs = check_outputs(args, inputs)  # a refused output costs nothing, nor does a video OpenCV cannot open
+    for source in inputs:
+        check_video(source)
     with load(args.source, args.threads, args.choice, args.detector) as model, json_lines(args.jsonl) as jsonl:
         emit = _emitter(args.json, jsonl)
-        print(f"{model.spec.name}: running {model.file}", file=sys.stderr if emit else sys.stdout)
+        print(f"{model.spec.name}: running {model.file}", file=_text_out(args))
         for source in inputs:
             if source.is_stream:
                 predict_stream(model, source, args, outputs.get(source.name), emit)
             else:
                 predict_image(model, source.name, args, outputs.get(source.name), emit)
     return 0
+
+
+def _text_out(args: argparse.Namespace) -> IO[str]:
+    """Where text lines go: stderr when stdout carries the JSON lines (--json without --jsonl)."""
+    return sys.stderr if args.json and not args.jsonl else sys.stdout
 
 
 def _emitter(to_stdout: bool, jsonl: IO[str] | None) -> Callable[[dict], None] | None:
@@ -111,12 +118,11 @@ def predict_image(model, image_path: str, args: argparse.Namespace, draw: Path |
         record = {"image": str(image_path), "face": index, **face_dict(face, model)}
         if emit:
             emit(record)
-        else:
+        if _text_out(args) is sys.stdout:
             print(summary_line(record, len(faces)))
     if draw:
         write_overlay(draw, image, faces)
-        if not emit:
-            print(f"  wrote {draw}")
+        print(f"  wrote {draw}", file=_text_out(args))
 
 
 def predict_stream(model, source, args: argparse.Namespace, save: Path | None, emit) -> None:
@@ -144,7 +150,7 @@ def predict_stream(model, source, args: argparse.Namespace, save: Path | None, e
                 sink.write(draw_faces(image, found))
     fps = frames / max(time.perf_counter() - start, 1e-9)
     print(f"{source.name}: {frames} frames, {faces} faces, detector on {tracker.detector_runs} frames, {fps:.1f} fps"
-          + (f"; wrote {save}" if save else ""), file=sys.stderr if emit else sys.stdout)
+          + (f"; wrote {save}" if save else ""), file=_text_out(args))
 
 
 def face_dict(face, model) -> dict:

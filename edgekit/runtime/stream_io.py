@@ -78,6 +78,12 @@ def open_capture(source: Input) -> cv2.VideoCapture:
     return capture
 
 
+def check_video(source: Input) -> None:
+    """A video file OpenCV opens (before any model loads); cameras are opened when their turn comes."""
+    if source.kind == "video":
+        open_capture(source).release()
+
+
 def read_frames(source: Input) -> Iterator[tuple[float, np.ndarray]]:
     """(time in seconds, BGR frame) until the video ends: a file's own timestamps (frame / fps), a camera's wall
     clock since its first frame."""
