@@ -23,6 +23,7 @@ class Format:
     runner: str  # "module:Class": Runner(path, threads, spec=spec)
     runtimes: tuple[str, ...] = ()  # target runtimes whose default file is of this format
     section: str | None = None  # the Target attribute whose presence asks for its export stage (None: always)
+    only_for_runtime: bool = False  # export it only when the target's runtime is one of ``runtimes``
     export: str | None = None  # "module:function(ex)": the export stage writing its files into the artifact
     macs: str | None = None  # "module:function(path) -> int": multiply-accumulates per image
     device_profiler: str | None = None  # "module:function": timing on a device (adb, trtexec), for the docs
@@ -40,7 +41,9 @@ class Format:
 
     def wanted_by(self, target: Any) -> bool:
         """Whether ``target`` (specs.Target) asks for this format's export stage."""
-        return self.export is not None and (self.section is None or getattr(target, self.section, None) is not None)
+        if self.export is None or (self.only_for_runtime and target.runtime not in self.runtimes):
+            return False
+        return self.section is None or getattr(target, self.section, None) is not None
 
 
 FORMATS: tuple[Format, ...] = (
