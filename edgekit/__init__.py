@@ -5,7 +5,7 @@ __version__ = "0.1.0"
 
 # The Python API (edgekit/api.py), imported on first use so that ``import edgekit`` stays light.
 # edgekit.export and edgekit.profile are packages that are also callable (edgekit/callable_package.py).
-_API = {"load": "edgekit.api", "Model": "edgekit.api", "Artifact": "edgekit.api", "GateResult": "edgekit.api",
+_API = {"load": "edgekit.api", "Model": "edgekit.api", "Artifact": "edgekit.api", "GateResult": "edgekit.checks",
         "evaluate": "edgekit.api", "EvalResult": "edgekit.api",
         "Face": "edgekit.runtime.predictor", "Frame": "edgekit.runtime.stream",
         "OneEuroSettings": "edgekit.runtime.smoothing", "ProfileResult": "edgekit.profile.report"}

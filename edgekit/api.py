@@ -84,23 +84,12 @@ def load(source: str | Path, threads: int | None = None, file: str | None = None
 
 
 @dataclass(frozen=True)
-class GateResult:
-    """The accuracy gate's verdict on one exported file."""
-
-    metric: str  # nme (%) or mae (degrees)
-    value: float
-    delta: float  # value - the FP32 file's (label-free: deviation from the FP32 file's predictions)
-    budget: float
-    passed: bool
-
-
-@dataclass(frozen=True)
 class Artifact:
     """An exported artifact folder, read back from its verified manifest."""
 
     folder: Path
     files: tuple[Path, ...]  # its model files
-    gate: dict[str, GateResult]  # file name -> verdict (files the gate ran on)
+    gate: dict  # file name -> edgekit.checks.GateResult (metric, value, delta, budget, passed, ...), gated files
     selected: Path | None  # the fastest file within the accuracy budget: what ``load(folder)`` runs
 
 
@@ -111,23 +100,22 @@ def read_artifact(folder: str | Path) -> Artifact:
     manifest = read_manifest(folder)
     gate = manifest.checks.gate.files
     selected = manifest.checks.selected
-    return Artifact(folder, tuple(folder / f.path for f in manifest.models()),
-                    {name: GateResult(r.metric, r.value, r.delta, r.budget, r.passed) for name, r in gate.items()},
+    return Artifact(folder, tuple(folder / f.path for f in manifest.models()), dict(gate),
                     folder / selected if selected else None)
 
 
-def export(source: Any, target: str | Path, out: str | Path, calib: str | None = None, eval: str | None = None,
+def export(source: Any, target: Any, out: str | Path, calib: str | None = None, eval: str | None = None,
            threads: int | None = None, log: Callable[[str], None] | None = None) -> Artifact:
     """Export SOURCE (registered name, weights, checkpoint or an nn.Module with ``.spec``) for ``target`` (a name
-    in targets/ or a YAML path) into the artifact folder ``out``. ``eval``: the gate's annotated folder or recipe,
-    or "held-out"; default: a registered model's own validation set when its data is here. ``log`` gets each
+    in targets/, a YAML path or a Target) into the artifact folder ``out``. ``eval``: the gate's annotated folder or
+    recipe, or "held-out"; default: a registered model's own validation set when its data is here. ``log`` gets each
     progress line (default: silent)."""
     from edgekit.export.pipeline import export as run_export
     from edgekit.export.pipeline import own_validation_set
-    from edgekit.specs import load_target
+    from edgekit.specs import Target, load_target
 
     log = log or (lambda line: None)
-    loaded = load_target(str(target))
+    loaded = target if isinstance(target, Target) else load_target(str(target))
     if eval is None and loaded.int8 is not None:
         eval = own_validation_set(source, log)
     folder = run_export(source, loaded, out, calib=calib, eval_dir=None if eval == "held-out" else eval, log=log,
@@ -152,19 +140,24 @@ class EvalResult:
     pitch: float | None = None
     roll: float | None = None
     dropped: int | None = None  # faces with a label |angle| > 99 degrees, left out (pose)
+    pose_labels: str | None = None  # where the pose labels came from (pose)
+    file: str | None = None  # the model file that ran
     report: dict = field(default_factory=dict, repr=False, compare=False)  # everything, as ``eval --json`` writes
 
     @classmethod
     def from_report(cls, report: dict) -> "EvalResult":
-        names = [f.name for f in cls.__dataclass_fields__.values() if f.name != "report"]
-        return cls(**{name: report[name] for name in names if name in report}, report=report)
+        names = [f.name for f in cls.__dataclass_fields__.values() if f.name not in ("report", "file")]
+        file = report.get("file")
+        return cls(**{name: report[name] for name in names if name in report},
+                   file=file.get("path") if isinstance(file, dict) else file, report=report)
 
 
 def evaluate(source: str | Path, data: str | Path | None = None, limit: int | None = None,
              threads: int | None = None, batch_size: int = 32, ced: str | Path | None = None,
              val_of: str | Path | None = None, derive_pose: bool = False) -> EvalResult:
     """Metrics of SOURCE on the annotated faces of folder ``data`` (or the validation set of recipe ``val_of``);
-    ``ced``: also write the cumulative error distribution plot (PNG)."""
+    ``ced``: also write the cumulative error distribution plot (PNG); ``derive_pose``: score a pose model on faces
+    without pose labels against angles solvePnP derives from their landmarks (refused otherwise)."""
     from edgekit.eval.evaluate import evaluate as run_eval
 
     return EvalResult.from_report(run_eval(source, data, limit=limit, threads=threads, batch_size=batch_size,
