@@ -234,7 +234,7 @@ def load_target(path_or_name: str) -> Target:
 def check_target(target: Target, where: str | Path | None = None) -> None:
     """SpecError naming ``where`` (the target file or the artifact holding it) when ``validate_target`` finds
     the sections inconsistent (TensorRT version, opset for it, DLA, JetPack)."""
-    from edgekit.backend.tensorrt.prepare import validate_target
+    from edgekit.backend.tensorrt.targets import validate_target
 
     problems = validate_target(target)
     if problems:

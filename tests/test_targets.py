@@ -2,7 +2,7 @@
 import pytest
 
 from edgekit.errors import SpecError
-from edgekit.backend.tensorrt.prepare import validate_target
+from edgekit.backend.tensorrt.targets import validate_target
 from edgekit.paths import PROJECT_DIR, list_names
 from edgekit.specs import load_target
 

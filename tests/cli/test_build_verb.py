@@ -9,7 +9,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from edgekit.artifact import Manifest, describe_file, write_manifest
 from edgekit.backend.tensorrt.loader import tensorrt_available
-from edgekit.backend.tensorrt.prepare import trtexec_command
+from edgekit.backend.tensorrt.commands import trtexec_command
 from edgekit.specs import HeadSpec, ModelSpec, PreprocessSpec, load_target
 
 SPEC = ModelSpec("toy", "pose", PreprocessSpec((8, 8)), HeadSpec("pose_regression", ("pose",)))

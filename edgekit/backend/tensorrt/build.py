@@ -18,7 +18,8 @@ def dry_run(folder: Path, manifest: Any, target: Target, onnx_file: str) -> int:
     """Print the engine name and the exact trtexec line (warnings first as comments); builds nothing."""
     from edgekit.backend.onnxruntime.loader import load_onnx
     from edgekit.backend.tensorrt.api import TrtGeneration, generation, is_typed_onnx
-    from edgekit.backend.tensorrt.prepare import check_onnx_for_tensorrt, onnx_inputs, target_engine_name, trtexec_command
+    from edgekit.backend.tensorrt.commands import onnx_inputs, target_engine_name, trtexec_command
+    from edgekit.backend.tensorrt.prepare import check_onnx_for_tensorrt
 
     section = target.tensorrt
     engine = target_engine_name(manifest.model.name, target, *_gpu_or_blank())
@@ -73,7 +74,8 @@ def build(folder: Path, manifest: Any, target: Target, onnx_file: str, explicit_
     from edgekit.checks import EngineBuild
     from edgekit.backend.onnxruntime.loader import load_onnx
     from edgekit.backend.tensorrt.loader import build_engine, probe_cuda, sidecar_path
-    from edgekit.backend.tensorrt.prepare import check_onnx_for_tensorrt, target_engine_name, timing_cache_name
+    from edgekit.backend.tensorrt.commands import target_engine_name, timing_cache_name
+    from edgekit.backend.tensorrt.prepare import check_onnx_for_tensorrt
     from edgekit.errors import EdgekitError, ModelFileError
 
     section = target.tensorrt

@@ -15,8 +15,8 @@ from edgekit.atomic import atomic_write_bytes, atomic_write_text
 from edgekit.backend.onnxruntime.loader import load_onnx
 from edgekit.backend.tensorrt.api import TrtGeneration, convert_onnx_to_fp16, generation
 from edgekit.errors import SpecError
-from edgekit.backend.tensorrt.prepare import file_slug, calibration_table_from_qdq, onnx_for_tensorrt, \
-    onnx_inputs, target_engine_name, trtexec_args
+from edgekit.backend.tensorrt.commands import file_slug, onnx_inputs, target_engine_name, trtexec_args
+from edgekit.backend.tensorrt.prepare import calibration_table_from_qdq, onnx_for_tensorrt
 from edgekit.specs import PreprocessSpec, Target
 
 NETWORK_MODE = {"fp32": 0, "int8": 1, "fp16": 2}  # nvinfer network-mode

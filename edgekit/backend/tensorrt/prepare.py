@@ -1,20 +1,16 @@
-"""Everything about TensorRT that needs no GPU: engine names, ONNX and QDQ checks, the calibration-cache text,
-trtexec command lines per API generation and target validation (JetPack <-> TensorRT <-> device tables).
-The tables are documented with their sources in docs/TENSORRT.md.
+"""TensorRT checks that need no GPU: the ONNX parser's limits, QDQ placement, the calibration-cache text, and which
+ONNX of an artifact an engine is built from. Engine names and trtexec lines are in ``commands``, target
+validation in ``targets``. The tables are documented with their sources in docs/TENSORRT.md.
 """
 from __future__ import annotations
 
-import re
-import shlex
 import struct
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
-from edgekit.backend.tensorrt.api import DLA_RELEASES, TrtGeneration, at_least, check_optimization_level, \
-    generation, has_dla, parse_version, require_at_least
+from edgekit.backend.tensorrt.api import TrtGeneration, at_least, generation, parse_version
 from edgekit.errors import EdgekitError, SpecError
-from edgekit.specs import JetsonSection, Target, TensorrtSection
+from edgekit.specs import TensorrtSection
 
 # Highest ONNX opset each parser generation is taken to support (conservative: 8.5/8.6 document 17; 10.x is
 # kept at 20 although later 10.x parsers read newer opsets, and 11.x likewise until verified).
@@ -32,45 +28,6 @@ SUPPORTED_OPS = frozenset("""
     TopK Transpose Unsqueeze Upsample Where
 """.split())
 OPS_SINCE = {"LayerNormalization": (8, 6)}  # native parser support from this version on
-
-DLA_COMPUTE_CAPABILITIES = {"7.2": "Xavier", "8.7": "Orin"}
-
-
-# ----------------------------------------------------------------------------- names
-
-
-def file_slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9._-]+", "-", str(text).lower()).strip("-.")
-
-
-def _batch_tag(batch: int | tuple[int, ...]) -> str:
-    values = (batch,) if isinstance(batch, int) else tuple(batch)
-    low, high = min(values), max(values)
-    return f"b{high}" if low == high else f"b{low}-{high}"
-
-
-def engine_name(model: str, trt_version: str, gpu: str, cc: str, precision: str,
-                batch: int | tuple[int, ...]) -> str:
-    """Engines are valid for one TensorRT version, GPU, precision and batch range, so the name says all of it:
-    ``engine_name("pfld_0.25x", "10.3", "", "8.7", "int8", 1) == "pfld_0.25x.trt10.3.sm87.int8.b1.engine"``;
-    a GPU name adds a slug after the model (``...pfld_0.25x.jetson-orin-nano.trt10.3...``)."""
-    parts = [file_slug(model)] + ([file_slug(gpu)] if gpu else []) + [f"trt{file_slug(trt_version)}"]
-    if cc:
-        parts.append("sm" + str(cc).lower().removeprefix("sm").replace(".", ""))
-    return ".".join(parts + [file_slug(precision), _batch_tag(batch)]) + ".engine"
-
-
-def target_engine_name(model: str, target: Target, gpu: str = "", cc: str = "") -> str:
-    """The engine name for ``target``: a Jetson target names its device and compute capability (so the name
-    matches on and off the device); other targets name the GPU found at build time (``gpu``, ``cc``)."""
-    section = target.tensorrt
-    if target.jetson is not None:
-        gpu, cc = target.jetson.device, target.jetson.compute_capability
-    return engine_name(model, section.version, gpu, cc, section.precision, section.batch)
-
-
-def timing_cache_name(engine_file: str | Path) -> str:
-    return str(engine_file).removesuffix(".engine") + ".timing.cache"
 
 
 # ----------------------------------------------------------------------------- ONNX checks
@@ -331,175 +288,3 @@ def onnx_for_tensorrt(manifest: Any, section: TensorrtSection) -> Any:
     if entry is None:
         raise ModelFileError("the artifact has no float32 ONNX to build a TensorRT engine from")
     return entry
-
-
-# ----------------------------------------------------------------------------- trtexec
-
-
-def workspace_flag(trt_version: str, workspace_mb: int) -> str:
-    """< 8.4: ``--workspace=N``; 8.4-8.6: ``--memPoolSize=workspace:N`` (MiB); 10+: with the ``M`` suffix."""
-    if not at_least(trt_version, (8, 4)):
-        return f"--workspace={workspace_mb}"
-    suffix = "M" if parse_version(trt_version)[0] >= 10 else ""
-    return f"--memPoolSize=workspace:{workspace_mb}{suffix}"
-
-
-def onnx_inputs(onnx_file: str | Path) -> dict[str, list[int]]:
-    """Input name -> dims (-1 for symbolic) of an ONNX file, initializers excluded."""
-    from edgekit.backend.onnxruntime.loader import load_onnx
-
-    model = load_onnx(onnx_file)
-    inits = {i.name for i in model.graph.initializer}
-    return {v.name: [d.dim_value if d.HasField("dim_value") else -1 for d in v.type.tensor_type.shape.dim]
-            for v in model.graph.input if v.name not in inits}
-
-
-def _shape_flags(section: TensorrtSection, inputs: dict[str, list[int]]) -> list[str]:
-    dynamic = {name: dims for name, dims in inputs.items() if dims and dims[0] < 0}
-    if not dynamic:
-        return []
-    flags = []
-    for flag, batch in zip(("--minShapes", "--optShapes", "--maxShapes"), section.batch):
-        specs = ",".join(f"{name}:{'x'.join(str(d) for d in [batch, *dims[1:]])}" for name, dims in dynamic.items())
-        flags.append(f"{flag}={specs}")
-    return flags
-
-
-def _precision_flags(gen: TrtGeneration, precision: str, calib_file: str | None) -> list[str]:
-    if gen == TrtGeneration.TRT11:
-        if calib_file:
-            raise SpecError("TensorRT 11 removed calibration caches: build INT8 from the QDQ ONNX")
-        return []  # strongly typed: the ONNX types (FP16-typed / QDQ) decide
-    if precision == "fp32":
-        return []
-    if precision == "fp16":
-        return ["--fp16"]
-    if calib_file:
-        return ["--int8", "--fp16", f"--calib={calib_file}"]
-    return ["--stronglyTyped"] if gen == TrtGeneration.TRT10 else ["--int8", "--fp16"]  # QDQ ONNX
-
-
-def trtexec_args(onnx_file: str | Path, section: TensorrtSection, engine_file: str | Path, trt_version: str, *,
-                 input_shapes: dict[str, list[int]] | None = None, calib_file: str | None = None,
-                 timing_cache_file: str | None = None) -> list[str]:
-    """trtexec's arguments (without the program) that build what ``loader.build_engine`` builds."""
-    gen = generation(trt_version)
-    args = [f"--onnx={onnx_file}", f"--saveEngine={engine_file}", workspace_flag(trt_version, section.workspace_mb)]
-    args += _precision_flags(gen, section.precision, calib_file)
-    if section.dla_core is not None:
-        if not has_dla(trt_version):
-            raise SpecError(f"TensorRT {trt_version} has no DLA support (DLA is in {DLA_RELEASES})")
-        args.append(f"--useDLACore={section.dla_core}")
-        args += ["--allowGPUFallback"] if section.gpu_fallback else []
-    if section.timing_cache:
-        args.append(f"--timingCacheFile={timing_cache_file or timing_cache_name(engine_file)}")
-    if input_shapes is None and section.batch != (1, 1, 1):
-        input_shapes = onnx_inputs(onnx_file)
-    args += _shape_flags(section, input_shapes or {})
-    if section.version_compatible:
-        require_at_least(trt_version, (8, 6), "version_compatible")
-        args.append("--versionCompatible")
-    if section.builder_optimization_level is not None:
-        check_optimization_level(trt_version, section.builder_optimization_level)
-        args.append(f"--builderOptimizationLevel={section.builder_optimization_level}")
-    args.append("--skipInference" if at_least(trt_version, (8, 6)) else "--buildOnly")
-    return args
-
-
-def trtexec_command(onnx_file: str | Path, target_section: TensorrtSection, engine_file: str | Path,
-                    trt_version: str, **options: Any) -> str:
-    """The trtexec line (shell-quoted) for TensorRT ``trt_version``; ``options`` as ``trtexec_args``."""
-    args = trtexec_args(onnx_file, target_section, engine_file, trt_version, **options)
-    return " ".join(["trtexec", *(shlex.quote(a) for a in args)])
-
-
-# ----------------------------------------------------------------------------- targets
-
-
-def jetpack_problems(trt_version: str, jetson: JetsonSection) -> list[str]:
-    """JetPack <-> TensorRT <-> compute capability (field.md section 4): 5.1.x: 8.5 on Xavier/Orin; 6.0: 8.6,
-    6.1/6.2: 10.3, Orin only; 7.x: 10.x, or 11.4+ from 7.2.2 (AGX Orin 8.7 from 7.2.2, else Thor); never 11 on 6."""
-    try:
-        jp = parse_version(jetson.jetpack)
-    except SpecError as exc:
-        return [str(exc).replace("TensorRT version", "JetPack version")]
-    trt = parse_version(trt_version)
-    cc = jetson.compute_capability
-    table = {(5, 1): ("8.5", {"7.2", "8.7"}), (6, 0): ("8.6", {"8.7"}), (6, 1): ("10.3", {"8.7"}),
-             (6, 2): ("10.3", {"8.7"})}
-    if jp[0] == 7:
-        orin_ok = jp >= (7, 2, 2)
-        ccs = {"11.0", "10.1"} | ({"8.7"} if orin_ok else set())
-        trt_ok = trt[0] == 10 or (trt[0] == 11 and trt[:2] >= (11, 4) and orin_ok)
-        wanted = "10.x, or 11.4+ from JetPack 7.2.2"
-    elif jp[:2] in table:
-        wanted, ccs = table[jp[:2]]
-        trt_ok = trt[:2] == parse_version(wanted)[:2]
-    else:
-        return [f"JetPack {jetson.jetpack} is not in edgekit's table (5.1.x, 6.0, 6.1, 6.2, 7.x)"]
-    problems = []
-    if not trt_ok:
-        never = " (TensorRT 11 never ships on JetPack 6)" if trt[0] == 11 and jp[0] == 6 else ""
-        problems.append(f"JetPack {jetson.jetpack} ships TensorRT {wanted}, not {trt_version}{never}")
-    if cc not in ccs:
-        problems.append(f"JetPack {jetson.jetpack} does not run on compute capability {cc} "
-                        f"(supports {', '.join(sorted(ccs))})")
-    return problems
-
-
-def _dla_problems(section: TensorrtSection, jetson: JetsonSection | None) -> list[str]:
-    problems = []
-    if jetson is None or jetson.compute_capability not in DLA_COMPUTE_CAPABILITIES:
-        problems.append("dla_core needs a Jetson Xavier (cc 7.2) or Orin (cc 8.7) jetson section")
-    elif "nano" in jetson.device.lower():
-        problems.append(f"{jetson.device} has no DLA")
-    if not has_dla(section.version):
-        problems.append(f"TensorRT {section.version} has no DLA (DLA is in {DLA_RELEASES})")
-    if section.precision not in ("fp16", "int8"):
-        problems.append("DLA runs only fp16 or int8: set tensorrt.precision")
-    if len(set(section.batch)) != 1:
-        problems.append("DLA needs a fixed batch (min = opt = max)")
-    return problems
-
-
-def _errors_of(check: Any, *args: Any) -> list[str]:
-    try:
-        check(*args)
-    except EdgekitError as exc:
-        return [str(exc)]
-    return []
-
-
-def _tensorrt_problems(target: Target) -> list[str]:
-    section = target.tensorrt
-    try:
-        generation(section.version)
-    except EdgekitError as exc:
-        return [str(exc)]
-    problems = []  # batch order, workspace and dla_core ranges: TensorrtSection checks them when built
-    if section.batch[2] > 1 and not target.onnx.dynamic_batch:
-        problems.append("a batch range above 1 needs onnx.dynamic_batch: true")
-    if section.precision == "int8" and target.int8 is None:
-        problems.append("tensorrt int8 needs an int8 section (calibration of the QDQ ONNX)")
-    if target.onnx.opset > max_opset(section.version):
-        problems.append(f"onnx.opset {target.onnx.opset} is above {max_opset(section.version)}, the highest "
-                        f"TensorRT {section.version} is taken to parse")
-    if section.version_compatible:
-        problems += _errors_of(require_at_least, section.version, (8, 6), "version_compatible")
-    if section.builder_optimization_level is not None:
-        problems += _errors_of(check_optimization_level, section.version, section.builder_optimization_level)
-    if section.dla_core is not None:
-        problems += _dla_problems(section, target.jetson)
-    if target.jetson is not None:
-        problems += jetpack_problems(section.version, target.jetson)
-    return problems
-
-
-def validate_target(target: Target) -> list[str]:
-    """Everything wrong with a target that can be known without a device; empty list: consistent."""
-    problems = _tensorrt_problems(target) if target.tensorrt is not None else []
-    if target.jetson is not None and target.tensorrt is None:
-        problems.append("a jetson section needs a tensorrt section")
-    if target.tflite is not None and "int8" in target.tflite.precisions and target.int8 is None:
-        problems.append("tflite int8 needs an int8 section (calibration)")
-    return problems

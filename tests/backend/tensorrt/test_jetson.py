@@ -11,7 +11,7 @@ from onnx import TensorProto, helper, numpy_helper
 from edgekit.artifact import Manifest, describe_file
 from edgekit.errors import SpecError
 from edgekit.backend.tensorrt.jetson import nvinfer_normalization, write_jetson_bundle
-from edgekit.backend.tensorrt.prepare import onnx_inputs, trtexec_command
+from edgekit.backend.tensorrt.commands import onnx_inputs, trtexec_command
 from edgekit.specs import HeadSpec, Int8Section, JetsonSection, ModelSpec, PreprocessSpec, Target, TensorrtSection
 
 IMAGENET = dict(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))

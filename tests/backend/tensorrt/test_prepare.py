@@ -9,6 +9,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from edgekit.artifact import ArtifactFile, Manifest
 from edgekit.errors import EdgekitError, ModelFileError, SpecError
+from edgekit.backend.tensorrt import commands, targets
 from edgekit.backend.tensorrt import prepare as ex
 from edgekit.checks import Gate, GateResult
 from edgekit.specs import HeadSpec, JetsonSection, ModelSpec, OnnxSection, PreprocessSpec, Target, \
@@ -63,10 +64,10 @@ def qdq_models(tmp_path_factory):
 
 
 def test_engine_name():
-    assert ex.engine_name("pfld_0.25x", "10.3", "", "8.7", "int8", 1) == "pfld_0.25x.trt10.3.sm87.int8.b1.engine"
-    assert ex.engine_name("PFLD 1x/v2", "8.5.2", "Jetson Xavier NX", "sm72", "fp16", (1, 8, 32)) == \
+    assert commands.engine_name("pfld_0.25x", "10.3", "", "8.7", "int8", 1) == "pfld_0.25x.trt10.3.sm87.int8.b1.engine"
+    assert commands.engine_name("PFLD 1x/v2", "8.5.2", "Jetson Xavier NX", "sm72", "fp16", (1, 8, 32)) == \
         "pfld-1x-v2.jetson-xavier-nx.trt8.5.2.sm72.fp16.b1-32.engine"
-    assert ex.engine_name("m", "11.4", "NVIDIA GeForce RTX 4090", "8.9", "fp16", (4, 4, 4)).endswith(
+    assert commands.engine_name("m", "11.4", "NVIDIA GeForce RTX 4090", "8.9", "fp16", (4, 4, 4)).endswith(
         "m.nvidia-geforce-rtx-4090.trt11.4.sm89.fp16.b4.engine")
 
 
@@ -205,7 +206,7 @@ SHAPES = {"x": [-1, 3, 8, 8]}
 
 def test_trtexec_8_5_int8_dla_with_calibration_cache():
     section = TensorrtSection(version="8.5.2", precision="int8", workspace_mb=512, dla_core=0)
-    assert ex.trtexec_command("m.onnx", section, "m.engine", "8.5.2", calib_file="calib.table") == (
+    assert commands.trtexec_command("m.onnx", section, "m.engine", "8.5.2", calib_file="calib.table") == (
         "trtexec --onnx=m.onnx --saveEngine=m.engine --memPoolSize=workspace:512 --int8 --fp16 --calib=calib.table "
         "--useDLACore=0 --allowGPUFallback --timingCacheFile=m.timing.cache --buildOnly")
 
@@ -213,39 +214,39 @@ def test_trtexec_8_5_int8_dla_with_calibration_cache():
 def test_trtexec_8_6_options():
     section = TensorrtSection(version="8.6", precision="fp16", timing_cache=False, version_compatible=True,
                               builder_optimization_level=4)
-    assert ex.trtexec_command("m.onnx", section, "m.engine", "8.6.1") == (
+    assert commands.trtexec_command("m.onnx", section, "m.engine", "8.6.1") == (
         "trtexec --onnx=m.onnx --saveEngine=m.engine --memPoolSize=workspace:1024 --fp16 --versionCompatible "
         "--builderOptimizationLevel=4 --skipInference")
     with pytest.raises(SpecError, match="version_compatible needs TensorRT 8.6"):
-        ex.trtexec_command("m.onnx", section, "m.engine", "8.5.2")
+        commands.trtexec_command("m.onnx", section, "m.engine", "8.5.2")
 
 
 def test_trtexec_10_dynamic_batch_and_qdq(tmp_path):
     section = TensorrtSection(version="10.3", precision="fp16", workspace_mb=2048, batch=(1, 8, 32))
     onnx.save(_conv_net(), tmp_path / "m.onnx")
-    line = ex.trtexec_command(str(tmp_path / "m.onnx"), section, "m.engine", "10.3")  # shapes read from the file
+    line = commands.trtexec_command(str(tmp_path / "m.onnx"), section, "m.engine", "10.3")  # shapes read from the file
     assert line.endswith("--saveEngine=m.engine --memPoolSize=workspace:2048M --fp16 "
                          "--timingCacheFile=m.timing.cache --minShapes=x:1x3x8x8 --optShapes=x:8x3x8x8 "
                          "--maxShapes=x:32x3x8x8 --skipInference")
     int8 = TensorrtSection(version="10.3", precision="int8", timing_cache=False)
-    assert ex.trtexec_args("q.onnx", int8, "q.engine", "10.3", input_shapes=SHAPES)[3] == "--stronglyTyped"
+    assert commands.trtexec_args("q.onnx", int8, "q.engine", "10.3", input_shapes=SHAPES)[3] == "--stronglyTyped"
 
 
 @pytest.mark.parametrize("precision", ["fp16", "int8"])
 def test_trtexec_11_has_no_precision_flags(precision):
     section = TensorrtSection(version="11.4", precision=precision, timing_cache=False)
-    line = ex.trtexec_command("m.onnx", section, "m.engine", "11.4")
+    line = commands.trtexec_command("m.onnx", section, "m.engine", "11.4")
     assert line == "trtexec --onnx=m.onnx --saveEngine=m.engine --memPoolSize=workspace:1024M --skipInference"
     with pytest.raises(SpecError, match="removed calibration caches"):
-        ex.trtexec_command("m.onnx", section, "m.engine", "11.4", calib_file="c.table")
+        commands.trtexec_command("m.onnx", section, "m.engine", "11.4", calib_file="c.table")
     with pytest.raises(SpecError, match="no DLA"):
-        ex.trtexec_command("m.onnx", TensorrtSection(version="11.1", dla_core=0), "m.engine", "11.1")
+        commands.trtexec_command("m.onnx", TensorrtSection(version="11.1", dla_core=0), "m.engine", "11.1")
 
 
 def test_workspace_flag_per_version():
-    assert ex.workspace_flag("8.2.1", 1024) == "--workspace=1024"
-    assert ex.workspace_flag("8.4.3", 1024) == "--memPoolSize=workspace:1024"
-    assert ex.workspace_flag("10.0", 64) == "--memPoolSize=workspace:64M"
+    assert commands.workspace_flag("8.2.1", 1024) == "--workspace=1024"
+    assert commands.workspace_flag("8.4.3", 1024) == "--memPoolSize=workspace:1024"
+    assert commands.workspace_flag("10.0", 64) == "--memPoolSize=workspace:64M"
 
 
 # ----------------------------------------------------------------------------- targets and artifacts
@@ -282,7 +283,7 @@ XAVIER = JetsonSection("Jetson Xavier NX", "5.1.2", "7.2")
     (Target(name="t", runtime="onnxruntime", jetson=XAVIER), ["a jetson section needs a tensorrt section"]),
 ])
 def test_validate_target(target, expected):
-    assert ex.validate_target(target) == expected
+    assert targets.validate_target(target) == expected
 
 
 def test_onnx_for_tensorrt_picks_by_precision():
