@@ -32,21 +32,40 @@ def open_runner(source: str | Path, threads: int | None = None) -> tuple[Runner,
 
 def evaluate(source: str | Path, data: str | Path | None = None, limit: int | None = None,
              threads: int | None = None, batch_size: int = 32, ced: str | Path | None = None,
-             val_of: str | Path | None = None) -> dict:
+             val_of: str | Path | None = None, derive_pose: bool = False) -> dict:
     """Metrics of ``source`` on the annotated faces of folder ``data`` (first ``limit`` by image path), or on
-    exactly the validation set recipe ``val_of`` trains against (same loader, filter and split: no leakage)."""
+    exactly the validation set recipe ``val_of`` trains against (same loader, filter and split: no leakage).
+    A pose model needs pose labels on every face unless ``derive_pose`` (angles solvePnP finds from the 68
+    landmarks); the report says which (``pose_labels``) and which file ran (``file``)."""
+    from edgekit.runtime.fileinfo import describe_running_file
+
     runner, spec = open_runner(source, threads)
-    if val_of is not None:
-        samples, data = validation_samples(val_of, spec, limit)
-    else:
-        samples = load_samples(DatasetConfig(str(data), max_samples=limit), spec, max_pose_deg=math.inf)
+    running = describe_running_file(source)  # once it opened: a bad SOURCE is named by open_runner's error
     with runner:
+        if val_of is not None:
+            samples, data = validation_samples(val_of, spec, limit)
+        else:
+            samples = load_samples(DatasetConfig(str(data), max_samples=limit), spec, max_pose_deg=math.inf)
+        labels = {"pose_labels": pose_label_source(samples, derive_pose, data)} if spec.task == "pose" else {}
         predictions, truths = predict_samples(Predictor(runner, spec), samples, batch_size)
     report = {"source": str(source), "model": spec.name, "task": spec.task, "data": str(data),
-              **summarize(spec, predictions, truths)}
+              "file": dataclasses.asdict(running), **labels, **summarize(spec, predictions, truths)}
     if ced is not None:
         write_ced(spec, predictions, truths, Path(ced), label=spec.name)
     return report
+
+
+def pose_label_source(samples: list[Sample], derive: bool, data: str | Path | None) -> str:
+    """Where the pose labels come from: the annotations, or (``derive``) solvePnP on the 68 landmarks of the
+    faces that carry none; DataError naming ``data`` when some carry none and ``derive`` is off."""
+    missing = sum(sample.pose is None for sample in samples)
+    if missing and not derive:
+        raise DataError(f"{missing} of {len(samples)} faces carry no pose label (yaw, pitch, roll): pass "
+                        "--derive-pose to score against angles solvePnP derives from their 68 landmarks", data)
+    derived = f"derived from 68 landmarks by solvePnP ({missing})"
+    if not missing:
+        return f"annotated ({len(samples)})"
+    return derived if missing == len(samples) else f"annotated ({len(samples) - missing}), {derived}"
 
 
 def validation_samples(recipe_path: str | Path, spec: ModelSpec, limit: int | None = None
@@ -64,9 +83,12 @@ def predict_samples(predictor: Predictor, samples: list[Sample], batch_size: int
     """(predictions, labels) in image pixels (landmarks, (S, N, 2)) or degrees (pose, (S, 3)), ``batch_size``
     faces per inference. Originals are decoded one at a time and cropped at once: only the crops of a batch are
     held (8 originals of 64 MP would be 1.9 GB)."""
+    from edgekit.progress import progress
+
     spec = predictor.spec
     predictions, truths = [], []
-    for start in range(0, len(samples), batch_size):
+    starts = range(0, len(samples), batch_size)
+    for start in progress(starts, "eval", total=len(starts), unit="batch"):
         chunk = samples[start : start + batch_size]
         crops, matrices, boxes, sizes = [], [], [], []
         for sample in chunk:

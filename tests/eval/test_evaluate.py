@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from edgekit.errors import ModelFileError
+from edgekit.errors import DataError, ModelFileError
 from edgekit.eval.evaluate import evaluate, open_runner
 from edgekit.metrics import summarize
 from edgekit.models.weights import build_model, save_weights
@@ -42,11 +42,26 @@ def test_landmark_eval_on_a_synthetic_folder(pfld_weights, synthetic_faces, tmp_
     assert (tmp_path / "ced.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_pose_eval_uses_solvepnp_labels_on_landmark_data(synthetic_faces, tmp_path):
+def test_pose_eval_derives_labels_only_when_asked(synthetic_faces, tmp_path):
     weights = save_weights(build_model("fsanet"), tmp_path / "fsa.safetensors")
-    report = evaluate(weights, synthetic_faces, threads=1)
+    with pytest.raises(DataError, match="16 of 16 faces carry no pose label .* pass --derive-pose"):
+        evaluate(weights, synthetic_faces, threads=1)
+    report = evaluate(weights, synthetic_faces, threads=1, derive_pose=True)
     assert POSE_KEYS <= report.keys() and report["count"] + report["dropped"] == 16
-    assert np.isfinite(report["mae"])
+    assert np.isfinite(report["mae"]) and report["pose_labels"] == "derived from 68 landmarks by solvePnP (16)"
+    assert report["file"] == {"path": str(weights), "format": "torch", "precision": "fp32"}
+
+
+def test_pose_eval_cli_says_where_labels_come_from(run_cli, synthetic_faces, tmp_path):
+    weights = save_weights(build_model("fsanet"), tmp_path / "fsa.safetensors")
+    code, out, err = run_cli("eval", weights, "--data", synthetic_faces, "--limit", 2)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith(f"edgekit: error: {synthetic_faces}: 2 of 2 faces carry no pose label")
+    code, out, err = run_cli("eval", weights, "--data", synthetic_faces, "--limit", 2, "--derive-pose")
+    lines = out.splitlines()
+    assert code == 0 and lines[1] == f"ran {weights} (torch fp32)", err
+    assert lines[2].startswith("pose labels: derived from 68 landmarks by solvePnP (2)")
+    assert [line.split()[0] for line in lines[3:]] == ["angle", "-" * 21, "yaw", "pitch", "roll", "MAE"]
 
 
 def test_eval_cli_writes_json(run_cli, pfld_weights, synthetic_faces, tmp_path):
@@ -56,6 +71,8 @@ def test_eval_cli_writes_json(run_cli, pfld_weights, synthetic_faces, tmp_path):
     report = json.loads(out.read_text())
     assert LANDMARK_KEYS <= report.keys() and report["count"] == 3
     assert "NME" in stdout and "(3 faces)" in stdout
+    code, stdout, stderr = run_cli("eval", pfld_weights, "--data", synthetic_faces, "--json", "--limit", 3)
+    assert code == 0 and json.loads(stdout) == report and stderr == ""
 
 
 def test_unknown_sources(tmp_path):
