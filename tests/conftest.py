@@ -219,3 +219,48 @@ def pfld_calibration(pfld, faces_dir):
     from edgekit.export.calibset import load_calibration
 
     return load_calibration(str(faces_dir), pfld.spec, SMALL_INT8)
+
+
+# Stream tests and the README's examples: a video of real faces the test writes with OpenCV (no network, no camera).
+
+
+class FaceVideo:
+    """Two real faces per frame: Grace Hopper's (matplotlib's sample photo, 200 x 200 px) moving right and down
+    by (2, 1) px per frame, her mirror image moving left and up by (1, 1); ``SIZE`` (width, height) frames."""
+
+    SIZE = (520, 280)
+    FPS = 10.0
+
+    @staticmethod
+    def frame(index: int, second_face: bool = True, noise: float = 0.0) -> np.ndarray:
+        import cv2
+
+        from edgekit.profile.worker import sample_image_path
+
+        face = cv2.resize(cv2.imread(str(sample_image_path()))[60:380, 110:430], (200, 200),
+                          interpolation=cv2.INTER_AREA)
+        canvas = np.full((FaceVideo.SIZE[1], FaceVideo.SIZE[0], 3), 80, np.uint8)
+        canvas[30 + index : 230 + index, 20 + 2 * index : 220 + 2 * index] = face
+        if second_face:
+            canvas[40 - index : 240 - index, 290 - index : 490 - index] = cv2.flip(face, 1)
+        if noise:  # seeded per frame: a still scene whose pixels jitter
+            jitter = np.random.default_rng(index).normal(0.0, noise, canvas.shape)
+            canvas = np.clip(canvas + jitter, 0, 255).astype(np.uint8)
+        return canvas
+
+    @staticmethod
+    def write(path: Path, frames: list[np.ndarray]) -> Path:
+        """``frames`` as a video: MJPG for .avi, mp4v for .mp4 (codecs every OpenCV build writes)."""
+        import cv2
+
+        fourcc = cv2.VideoWriter_fourcc(*("MJPG" if Path(path).suffix == ".avi" else "mp4v"))
+        writer = cv2.VideoWriter(str(path), fourcc, FaceVideo.FPS, FaceVideo.SIZE)
+        for frame in frames:
+            writer.write(frame)
+        writer.release()
+        return Path(path)
+
+
+@pytest.fixture(scope="session")
+def face_video() -> type[FaceVideo]:
+    return FaceVideo

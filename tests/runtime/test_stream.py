@@ -1,5 +1,6 @@
-"""Streams over a video this test writes with OpenCV: two real faces per frame (Grace Hopper's photo, shipped with
-matplotlib, and its mirror) drifting a few pixels per frame, tracked by the shipped pfld_0.25x through torch."""
+"""Streams over a video the test writes with OpenCV (conftest's FaceVideo: two real faces per frame, Grace Hopper's
+photo shipped with matplotlib and its mirror, drifting a few pixels per frame), tracked by the shipped pfld_0.25x
+through torch."""
 from __future__ import annotations
 
 import json
@@ -9,40 +10,15 @@ import numpy as np
 import pytest
 
 import edgekit
-from edgekit.profile.worker import sample_image_path
 from edgekit.runtime.detect import HaarDetector
 from edgekit.runtime.stream_io import Input, expand_inputs
 
 FRAMES = 8
-SIZE = (520, 280)  # width, height
-FPS = 10.0
-
-
-def two_face_frame(index: int, second_face: bool = True, noise: float = 0.0) -> np.ndarray:
-    """Grace Hopper's face (200 x 200 px) moving right and down, her mirror image moving left and up."""
-    photo = cv2.imread(str(sample_image_path()))
-    face = cv2.resize(photo[60:380, 110:430], (200, 200), interpolation=cv2.INTER_AREA)
-    canvas = np.full((SIZE[1], SIZE[0], 3), 80, np.uint8)
-    canvas[30 + index : 230 + index, 20 + 2 * index : 220 + 2 * index] = face
-    if second_face:
-        canvas[40 - index : 240 - index, 290 - index : 490 - index] = cv2.flip(face, 1)
-    if noise:
-        jitter = np.random.default_rng(index).normal(0.0, noise, canvas.shape)
-        canvas = np.clip(canvas + jitter, 0, 255).astype(np.uint8)
-    return canvas
-
-
-def write_video(path, frames: list[np.ndarray]):
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, SIZE)
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
-    return path
 
 
 @pytest.fixture(scope="module")
-def video(tmp_path_factory):
-    return write_video(tmp_path_factory.mktemp("video") / "two.avi", [two_face_frame(i) for i in range(FRAMES)])
+def video(face_video, tmp_path_factory):
+    return face_video.write(tmp_path_factory.mktemp("video") / "two.avi", [face_video.frame(i) for i in range(FRAMES)])
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +43,7 @@ def test_two_faces_tracked_with_one_detection(counted, video):
     calls.clear()
     frames = list(model.stream(video, max_faces=2))
     assert [f.index for f in frames] == list(range(FRAMES))
-    assert [f.time for f in frames] == pytest.approx([i / FPS for i in range(FRAMES)])
+    assert [f.time for f in frames] == pytest.approx([i / 10.0 for i in range(FRAMES)])  # written at 10 fps
     assert [len(f.faces) for f in frames] == [2] * FRAMES
     assert len(calls) == 1  # the detector ran on the first frame only: landmarks gave every later box
     (left0, right0), (left7, right7) = sorted(centres(frames[0])), sorted(centres(frames[-1]))
@@ -77,19 +53,19 @@ def test_two_faces_tracked_with_one_detection(counted, video):
         assert face.landmarks.shape == (68, 2) and face.pose.shape == (3,)
 
 
-def test_lost_face_calls_the_detector_again(counted, tmp_path):
+def test_lost_face_calls_the_detector_again(counted, face_video, tmp_path):
     model, calls = counted
-    frames = [two_face_frame(i, second_face=i < 4) for i in range(FRAMES)]
+    frames = [face_video.frame(i, second_face=i < 4) for i in range(FRAMES)]
     calls.clear()
-    found = list(model.stream(write_video(tmp_path / "gone.avi", frames), max_faces=2))
+    found = list(model.stream(face_video.write(tmp_path / "gone.avi", frames), max_faces=2))
     assert [len(f.faces) for f in found] == [2] * 4 + [1] * 4  # the background left where she was is no face
     # lost on frame 4 (its presence check), so frames 5.. have fewer faces than max_faces: detect again
     assert len(calls) == 1 + (FRAMES - 5)
 
 
-def test_smoothing_steadies_a_still_noisy_video(counted, tmp_path):
+def test_smoothing_steadies_a_still_noisy_video(counted, face_video, tmp_path):
     model, _ = counted
-    still = write_video(tmp_path / "still.avi", [two_face_frame(0, noise=12.0) for _ in range(12)])
+    still = face_video.write(tmp_path / "still.avi", [face_video.frame(0, noise=12.0) for _ in range(12)])
 
     def jitter(smoothing) -> float:
         points = np.stack([min(f.faces, key=lambda face: face.box[0]).landmarks
@@ -102,9 +78,9 @@ def test_smoothing_steadies_a_still_noisy_video(counted, tmp_path):
 def test_inputs_expand_folders_patterns_videos_and_cameras(tmp_path):
     for name in ("b.jpg", "a.png", "c.mp4", "notes.txt"):
         (tmp_path / name).write_bytes(b"")
-    assert expand_inputs([tmp_path]) == [Input(str(tmp_path / "a.png"), "image"), Input(str(tmp_path / "b.jpg"), "image"),
-                                         Input(str(tmp_path / "c.mp4"), "video")]
-    assert expand_inputs([str(tmp_path / "*.jpg"), 0]) == [Input(str(tmp_path / "b.jpg"), "image"), Input("0", "camera")]
+    image, video = (lambda name: Input(str(tmp_path / name), "image")), (lambda name: Input(str(tmp_path / name), "video"))
+    assert expand_inputs([tmp_path]) == [image("a.png"), image("b.jpg"), video("c.mp4")]  # sorted, media only
+    assert expand_inputs([str(tmp_path / "*.jpg"), 0]) == [image("b.jpg"), Input("0", "camera")]
 
 
 def test_cli_writes_json_lines_and_the_drawn_video(run_cli, video, tmp_path):
@@ -119,7 +95,7 @@ def test_cli_writes_json_lines_and_the_drawn_video(run_cli, video, tmp_path):
     assert f"{FRAMES} frames, {2 * FRAMES} faces, detector on 1 frames" in out and " fps" in out
     capture = cv2.VideoCapture(str(saved))
     assert capture.get(cv2.CAP_PROP_FRAME_COUNT) == FRAMES
-    assert (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == SIZE
+    assert (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (520, 280)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["faces.jsonl", "out.mp4"]  # no temporary left
 
 
