@@ -112,6 +112,8 @@ def _input_size(file) -> tuple[int, int]:
     registered names, peers and files whose spec cannot be read here (the worker reports those)."""
     from edgekit.errors import EdgekitError
 
+    if file.raw:
+        return _image_size(file.inputs[0].shape)
     try:
         if file.artifact is not None:
             from edgekit.artifact import read_manifest
@@ -124,6 +126,15 @@ def _input_size(file) -> tuple[int, int]:
     except EdgekitError:
         pass
     return UNKNOWN_INPUT
+
+
+def _image_size(shape: tuple[int | None, ...]) -> tuple[int, int]:
+    """(width, height) of an NCHW or NHWC image input read from a file without edgekit's spec (channels: the
+    small dimension); the default guess for any other shape."""
+    if len(shape) != 4 or None in shape[1:]:
+        return UNKNOWN_INPUT
+    _, first, second, third = shape
+    return (third, second) if first <= 4 else (second, first)  # NCHW: C, H, W after the batch; NHWC: H, W, C
 
 
 def _adb_rows(tflites, settings):

@@ -71,3 +71,9 @@ def test_given_input_and_its_one_line_refusals(run_cli, foreign_onnx, tmp_path):
     for path, problem in ((bad, "--input holds shape [3, 8, 8]"), (pickled, "not a readable .npy array")):
         code, out, err = run_cli("profile", foreign_onnx, "--input", path, "--runs", "3")
         assert code == 2 and err.startswith(f"edgekit: error: {path}: {problem}") and err.count("\n") == 1
+
+
+def test_a_batch_too_big_for_memory_is_refused_from_the_files_own_shape(run_cli, make_tiny_onnx, tmp_path):
+    model = make_tiny_onnx(tmp_path / "big.onnx", size=2048, embed=False)
+    code, out, err = run_cli("profile", model, "--batch", "4096", "--runs", "1")
+    assert code == 2 and out == "" and "--batch 4096 (2048x2048x3 float32 inputs per face" in err
