@@ -82,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
         check_video(source)
     with load(args.source, args.threads, args.choice, args.detector) as model, json_lines(args.jsonl) as jsonl:
         emit = _emitter(args.json, jsonl)
-        print(f"{model.spec.name}: running {model.file}", file=_text_out(args))
+        if _text_out(args) is sys.stdout:  # JSON lines name the file themselves
+            print(f"{model.spec.name}: running {model.file}")
         for source in inputs:
             if source.is_stream:
                 predict_stream(model, source, args, outputs.get(source.name), emit)

@@ -3,6 +3,7 @@ a landmark model that always outputs a head at yaw 25 deg (pose comes from solve
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -117,3 +118,27 @@ def test_user_errors_are_one_line(run_cli, yaw25, tmp_path):
     with pytest.raises(SystemExit) as info:
         run_cli("predict", yaw25[0], HOPPER, "--box", "1,2,3")
     assert info.value.code == 2
+
+
+def test_every_face_of_each_image_in_a_folder(run_cli, yaw25, tmp_path):
+    """Two faces (her photo's face and its smaller mirror image side by side) and the photo itself, as a folder."""
+    photo = cv2.imread(str(HOPPER))
+    face = photo[60:380, 110:430]
+    small = np.pad(cv2.resize(cv2.flip(face, 1), (240, 240)), ((40, 40), (0, 0), (0, 0)), constant_values=80)
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "pair.png"), np.hstack([face, small]))
+    cv2.imwrite(str(folder / "single.png"), photo)
+    lines = tmp_path / "faces.jsonl"
+    code, out, err = run_cli("predict", yaw25[0], folder, "--max-faces", "3", "--jsonl", lines)
+    assert code == 0, err
+    records = [json.loads(line) for line in lines.read_text().splitlines()]
+    assert [(Path(r["image"]).name, r["face"]) for r in records] == [("pair.png", 0), ("pair.png", 1),
+                                                                      ("single.png", 0)]
+    left, right = records[0]["box"], records[1]["box"]
+    assert left[2] - left[0] > right[2] - right[0] and left[2] <= 330 < right[0]  # biggest first, side by side
+    assert records[0]["file"] == str(yaw25[0]) and f"const68: running {yaw25[0]}" in out
+    assert "pair.png face 1/2:" in out and "pair.png face 2/2:" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["faces", "faces.jsonl", "yaw25.onnx"]  # no temp left
+    code, out, _ = run_cli("predict", yaw25[0], str(folder / "*.png"), "--json")
+    assert code == 0 and [json.loads(line)["face"] for line in out.splitlines()] == [0, 0]  # --max-faces 1
