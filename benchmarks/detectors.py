@@ -221,7 +221,9 @@ def write_markdown(results: dict, settings: dict) -> str:
     best = pick_default(results)
     lines = ["# Face detectors", "",
              "Written by `benchmarks/detectors.py` (numbers: `docs/benchmarks/detectors.json`). Host: "
-             f"{settings['host']}; {settings['threads']} thread; {settings['when']}.", "", INTRO, "",
+             f"{settings['host']}; {settings['threads']} thread; {settings['when']}"
+             + (f"; the first {settings['limit']} photos (by name) of each set." if settings.get("limit") else "."),
+             "", INTRO, "",
              *_result_rows(results, sets), "", "## Default", "",
              f"**{best}** finds the annotated face most often (mean of `found` over the sets; the faster one on a "
              "tie), so it is edgekit's default (`edgekit.runtime.detect.DEFAULT_DETECTOR`); where its files are not "
