@@ -138,7 +138,7 @@ def predict_stream(model, source, args: argparse.Namespace, save: Path | None, e
     tracker = FaceTracker(model.predictor, TrackSettings(max_faces=args.max_faces, smoothing=smoothing))
     frames = faces = 0
     start = time.perf_counter()
-    with VideoSink(save, frame_rate(source)) if save else contextlib.nullcontext() as sink:
+    with VideoSink(save, frame_rate(source)) if save else contextlib.nullcontext() as sink, _until_ctrl_c(source):
         for index, (seconds, image) in enumerate(read_frames(source)):
             found = tracker.update(image, seconds)
             frames, faces = frames + 1, faces + len(found)
@@ -152,6 +152,16 @@ def predict_stream(model, source, args: argparse.Namespace, save: Path | None, e
     fps = frames / max(time.perf_counter() - start, 1e-9)
     print(f"{source.name}: {frames} frames, {faces} faces, detector on {tracker.detector_runs} frames, {fps:.1f} fps"
           + (f"; wrote {save}" if save else ""), file=_text_out(args))
+
+
+@contextlib.contextmanager
+def _until_ctrl_c(source) -> Iterator[None]:
+    """A camera runs until Ctrl-C, which ends it like the end of a video: what it wrote is kept."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if source.kind != "camera":
+            raise
 
 
 def face_dict(face, model) -> dict:
