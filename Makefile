@@ -13,8 +13,10 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	# torch first, exactly pinned, the CPU build (never an unpinned torch, which pulls CUDA wheels)
-	$(PY) -m pip install -q torch==2.13.0 $(TORCH_CPU)
+	# torch first, exactly pinned, the CPU build (never an unpinned torch, which pulls CUDA wheels); --no-deps: only
+	# torch is looked up on PyTorch's index (each lookup costs seconds where that host is unreachable and a local
+	# wheel serves), its dependencies come from PyPI in the next step
+	$(PY) -m pip install -q --no-deps torch==2.13.0 $(TORCH_CPU)
 	$(PY) -m pip install -q -e ".[all,dev]" torch==2.13.0
 	# MediaPipe's BlazeFace detectors and face-mesh peer (2.1 MB, ~/.cache/edgekit/models): nothing downloads later
 	$(PY) -m edgekit.fetch || echo "make: MediaPipe files not fetched: the Haar detector is used and the tests that need them skip; retry with $(PY) -m edgekit.fetch"

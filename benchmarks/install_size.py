@@ -41,7 +41,7 @@ def measure(wheel: Path, extras: str, work: Path) -> dict:
     empty = du_mb(venv)
     started = time.perf_counter()
     if any(name in extras.split(",") for name in NEEDS_TORCH):
-        pip(venv, "torch==2.13.0", *TORCH_CPU)
+        pip(venv, "--no-deps", "torch==2.13.0", *TORCH_CPU)  # as the Makefile: its dependencies from PyPI
     pip(venv, f"{wheel}[{extras}]" if extras else str(wheel))
     seconds = time.perf_counter() - started
     listed = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "list", "--format=json"],
