@@ -30,6 +30,7 @@ class Format:
     host: bool = True  # runs on any host (an engine needs its GPU and TensorRT)
     spec_inside: bool = True  # the file can carry its ModelSpec (an engine cannot)
     spec_from_caller: bool = True  # its runner takes the manifest's spec (torch files hold their own)
+    companions: tuple[str, ...] = ()  # suffixes of the files beside a model file that belong to it (.bin)
 
     def runner_for(self, path: Path, threads: int | None, spec: Any) -> Any:
         """The backend's Runner for ``path`` (not opened yet)."""
@@ -53,6 +54,9 @@ FORMATS: tuple[Format, ...] = (
     Format("tflite", "tflite", (".tflite",), "edgekit.backend.tflite.runner:TFLiteRunner", runtimes=("tflite",),
            section="tflite", export="edgekit.backend.tflite.convert:export_stage",
            macs="edgekit.profile.flops:tflite_macs", device_profiler="edgekit.backend.tflite.adb:adb_measurements"),
+    Format("openvino", "openvino", (".xml",), "edgekit.backend.openvino.runner:OpenVinoRunner",
+           runtimes=("openvino",), only_for_runtime=True, export="edgekit.backend.openvino.export:export_stage",
+           macs="edgekit.backend.openvino.macs:ir_macs", companions=(".bin",)),
     Format("engine", "tensorrt", (".engine", ".plan"), "edgekit.backend.tensorrt.runner:TensorRTRunner",
            section="tensorrt", export="edgekit.backend.tensorrt.stage:export_stage",
            device_profiler="edgekit.backend.tensorrt.trtexec_log:trtexec_measurement", host=False,
@@ -71,6 +75,13 @@ def load(reference: str) -> Any:
 def by_suffix(path: str | Path) -> Format | None:
     suffix = Path(path).suffix.lower()
     return next((f for f in FORMATS if suffix in f.suffixes), None)
+
+
+def with_companions(path: Path) -> list[Path]:
+    """``path`` and the files that belong to it: the same stem with its format's companion suffixes (an OpenVINO
+    .xml and its .bin), moved, listed and removed together."""
+    found = by_suffix(path)
+    return [path, *(path.with_suffix(suffix) for suffix in (found.companions if found else ()))]
 
 
 def by_name(name: str) -> Format | None:

@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
 
+from edgekit.backend.formats import with_companions
 from edgekit.backend.quantizer import Quantizer
 from edgekit.checks import Recalibration, Sensitivity, number
 from edgekit.errors import ModelFileError
@@ -44,7 +45,8 @@ def search_int8(ex: Any, quantizer: Quantizer, fmt: str, layout: str) -> None:
     best, path, trials = _recalibrate(ex, quantizer, fmt, delta)
     if path is not None:
         shipped = ex.folder / f"model.int8-p{best:g}{quantizer.suffix}"
-        shutil.move(path, shipped)  # from the scratch folder (/tmp): maybe another file system
+        for source, destination in zip(with_companions(path), with_companions(shipped)):
+            shutil.move(source, destination)  # from the scratch folder (/tmp): maybe another file system
         ex.ship_quantized(shipped, fmt, "int8", layout, f"{ex.calibration_name(best)} (recalibrated: "
                           f"{ex.calibration_name(None)} was over budget)")
         ex.log(f"recalibration: {shipped.name} within budget")

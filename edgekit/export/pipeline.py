@@ -20,7 +20,7 @@ import numpy as np
 
 from edgekit.artifact import ArtifactFile, Manifest, describe_file, provenance, write_manifest
 from edgekit.atomic import atomic_dir, work_dir
-from edgekit.backend.formats import export_stages, for_runtime, load
+from edgekit.backend.formats import export_stages, for_runtime, load, with_companions
 from edgekit.checks import Calibration, Gate, GateResult, Parity, Quantization, Recalibration, \
     Sensitivity, file_key
 from edgekit.errors import EdgekitError, ModelFileError
@@ -69,6 +69,9 @@ class Export:
     def add(self, path: Path, format: str, **kw: Any) -> ArtifactFile:
         entry = describe_file(self.folder, path, format, **kw)
         self.manifest = self.manifest.with_file(entry)
+        for companion in with_companions(path)[1:]:  # an OpenVINO .bin: hashed and listed beside its .xml
+            self.manifest = self.manifest.with_file(describe_file(self.folder, companion, format, role="support",
+                                                                  notes=f"weights of {path.name}"))
         return entry
 
     def record_quantization(self, fmt: str, quantization: Quantization) -> None:
@@ -87,7 +90,8 @@ class Export:
 
     def fail(self, path: Path, why: str) -> None:
         """A quantized file its runtime cannot run: removed, the reason recorded."""
-        path.unlink(missing_ok=True)
+        for file in with_companions(path):
+            file.unlink(missing_ok=True)
         self.record(failed={**self.manifest.checks.failed, file_key(path): why})
 
     # ------------------------------------------------------------------ files through the checks

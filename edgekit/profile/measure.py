@@ -12,7 +12,7 @@ from edgekit.profile.rawfile import TensorInfo, carries_spec, file_inputs
 from edgekit.profile.report import Measurement, latency_stats
 from edgekit.runtime.fileinfo import file_precision
 from edgekit.profile.worker import RESULT_PREFIX, Job, job_json
-from edgekit.backend.formats import by_name, by_suffix
+from edgekit.backend.formats import by_name, by_suffix, with_companions
 from edgekit.runtime.source import is_model_name
 
 
@@ -143,7 +143,7 @@ def run_worker(job: Job, timeout_s: float) -> dict:
 def static_facts(file: ModelFile) -> dict:
     from edgekit.profile.flops import count_macs
 
-    size = file.path.stat().st_size / 1e6 if file.path else None
+    size = sum(p.stat().st_size for p in with_companions(file.path) if p.is_file()) / 1e6 if file.path else None
     macs = count_macs(file.macs_from) / 1e6 if file.macs_from else None
     return {"file_mb": size, "mmacs": macs}
 

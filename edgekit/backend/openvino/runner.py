@@ -11,9 +11,12 @@ from edgekit.backend.signature import FLOAT_TYPES, check_dtype, check_outputs
 from edgekit.errors import ModelFileError
 from edgekit.specs import ModelSpec
 
-# f32: without it this CPU (AMX / avx512_bf16) runs the float layers in bfloat16, 3 significant digits, and an
-# FP32 file no longer matches ONNX Runtime. The INT8 layers of an NNCF file stay INT8 either way.
-PRECISION = "f32"
+# INFERENCE_PRECISION_HINT f32: without it this CPU (AMX / avx512_bf16) runs the float layers in bfloat16, 3
+# significant digits, and an FP32 file no longer matches ONNX Runtime (the INT8 layers of an NNCF file stay INT8).
+# ENABLE_CPU_PINNING off: pinning binds OpenVINO's inference thread to one core; on a shared host that core is
+# busy and the thread waits for it: PFLD-0.25x INT8 at 1 thread took 20-24 ms pinned, 0.36-0.43 ms unpinned (ONNX
+# Runtime FP32: 0.42 ms), load average 14 on 2 cores. ONNX Runtime's 1-thread session pins nothing either.
+CPU_CONFIG = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False}
 
 
 def _dims(partial_shape) -> list[int | None]:
@@ -57,9 +60,7 @@ class OpenVinoRunner(Runner):
         check_outputs([_dims(o.get_partial_shape()) for o in outputs], self.spec, self.path)
         for name, output in zip(self.spec.head.outputs, outputs):
             check_dtype(f"output '{name}'", output.get_element_type().to_dtype(), FLOAT_TYPES, self.path)
-        config = {"INFERENCE_PRECISION_HINT": PRECISION, "PERFORMANCE_HINT": "LATENCY"}
-        if self.threads:
-            config["INFERENCE_NUM_THREADS"] = int(self.threads)
+        config = {**CPU_CONFIG, **({"INFERENCE_NUM_THREADS": int(self.threads)} if self.threads else {})}
         try:
             compiled = ov.Core().compile_model(model, "CPU", config)
         except Exception as exc:  # an op the CPU plugin does not take

@@ -46,11 +46,13 @@ def _outputs(xml: Path, ports: list[Port], tensors: np.ndarray) -> dict[Port, np
     """The values of ``ports`` (the ones this IR has) for ``tensors``, one FP32-precision CPU inference."""
     import openvino as ov
 
+    from edgekit.backend.openvino.runner import CPU_CONFIG
+
     model = read_ir(xml)
     ops = {op.get_friendly_name(): op for op in model.get_ordered_ops()}
     present = [port for port in ports if port[0] in ops and ops[port[0]].get_type_name() != "Parameter"]
     model.add_outputs([ops[name].output(index) for name, index in present])
-    compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    compiled = ov.Core().compile_model(model, "CPU", CPU_CONFIG)
     results = compiled(np.ascontiguousarray(tensors, np.float32))
     first = len(model.outputs) - len(present)  # add_outputs appends after the model's own outputs
     return {port: results[compiled.outputs[first + i]] for i, port in enumerate(present)}

@@ -16,6 +16,11 @@ SMALL_INT8 = Int8Section(min_images=8, max_images=16, holdout_images=8)
 
 
 @pytest.fixture(scope="session")
+def small_int8() -> Int8Section:
+    return SMALL_INT8
+
+
+@pytest.fixture(scope="session")
 def pfld():
     import torch
 
