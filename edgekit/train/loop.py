@@ -277,7 +277,12 @@ def start_from(model: nn.Module, recipe: Recipe) -> None:
     """Load ``recipe.init`` (weights of the same model and arguments) into ``model``: a one-line ModelFileError
     naming the file otherwise."""
     source = weights_source(recipe.init)
-    load_state(model, load_model(source, expect=recipe.model).state_dict(), source, recipe.model)
+    state = load_model(source, expect=recipe.model).state_dict()
+    own = model.state_dict()
+    # a student's distillation lifts are sized for the teacher they learned from: for another teacher they start
+    # fresh (they are not part of the exported model); every other tensor must fit
+    fresh = {k: own[k] for k in own if k.startswith("lifts.") and k in state and state[k].shape != own[k].shape}
+    load_state(model, {**state, **fresh}, source, recipe.model)
 
 
 def weights_source(source: str) -> str | Path:

@@ -3,6 +3,7 @@ teacher of another landmark scheme and a loss the model does not take are one-li
 from __future__ import annotations
 
 import pytest
+import torch
 
 from edgekit.models.load import load_checkpoint, load_model
 from edgekit.models.weights import build_model, save_weights
@@ -67,3 +68,19 @@ def test_wing_trains_pfld(tiny_recipe, tmp_path):
     state = load_checkpoint(tmp_path / "run" / "last.pt")
     assert result["best"] > 0 and state["recipe"]["loss"]["kind"] == "wing"
     assert "wing" in (tmp_path / "run" / "log.csv").read_text().splitlines()[0].split(",")
+
+
+def test_student_started_from_weights_of_another_teacher_gets_fresh_lifts(synthetic_faces, tmp_path):
+    """init: the shipped mobilefan (lifts to mobilefan_teacher's widths) distilled from an 8-wide hourglass: the
+    lifts start fresh at the new width, every other tensor is the shipped one."""
+    teacher = save_weights(build_model("hourglass2", {"channels": 8}), tmp_path / "hg.safetensors")
+    folder = {"path": str(synthetic_faces)}
+    recipe = recipe_from_dict({"model": "mobilefan", "init": "mobilefan", "data": {"train": folder, "val": folder},
+                               "optim": {"epochs": 1, "batch_size": 8, "lr": 1e-9}, "channels_last": False,
+                               "distill": {"teacher": str(teacher)}, "out": str(tmp_path / "run")})  # fmt: skip
+    train(recipe, progress=False, threads=1)
+    trained = load_checkpoint(tmp_path / "run" / "last.pt")["model"]
+    shipped = load_model("mobilefan").state_dict()
+    assert trained["lifts.0.0.weight"].shape == (8, 64, 1, 1)
+    conv = "encoder.0.0.weight" if "encoder.0.0.weight" in shipped else next(k for k in shipped if "conv" in k)
+    assert torch.allclose(trained[conv], shipped[conv].float(), atol=1e-4)
