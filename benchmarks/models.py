@@ -133,8 +133,18 @@ def doc() -> Path:
     if missing:
         lines += ["", f"Not trained yet (no shipped weights): {', '.join(f'`{m}`' for m in missing)}."]
     total = sum(p.stat().st_size for p in WEIGHTS_DIR.glob("*.safetensors")) / 2**20
-    lines += ["", f"All shipped weights together: {total:.1f} MB (budget 60 MB)."]
+    lines += ["", f"All shipped weights together: {total:.1f} MB (budget 60 MB).", *measured_decisions()]
     return atomic_write_text(PROJECT_DIR / "docs" / "MODELS.md", "\n".join(lines) + "\n")
+
+
+def measured_decisions() -> list[str]:
+    """The A/B tables behind the recipes (written by loss_compare.py and ablations.py), one heading level down."""
+    lines = []
+    for name in ("ablations.md", "loss_compare.md"):
+        path = PROJECT_DIR / "docs" / "benchmarks" / name
+        if path.is_file():
+            lines += [""] + [f"#{line}" if line.startswith("#") else line for line in path.read_text().splitlines()]
+    return lines
 
 
 def _short_data(text: str) -> str:
