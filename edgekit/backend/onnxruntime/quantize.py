@@ -104,7 +104,11 @@ class QdqQuantizer:
         self.prepared = work / "prepared.onnx"  # BN folded, shapes inferred: what gets quantized
         self.ranges = _ranges_path(work, int8, activations)
         with _quiet_ort():
-            quant_pre_process(str(fp32_path), str(self.prepared))
+            try:
+                quant_pre_process(str(fp32_path), str(self.prepared))
+            except Exception:  # ORT's symbolic shape inference gives up on some graphs (hourglass2's upsampling
+                # adds): ONNX's own shape inference is enough for QDQ (BN folding and the rest still run)
+                quant_pre_process(str(fp32_path), str(self.prepared), skip_symbolic_shape=True)
         graph = load_onnx(self.prepared).graph
         self.input_name = graph.input[0].name
         batch = graph.input[0].type.tensor_type.shape.dim[0]
