@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -205,17 +206,45 @@ def select(manifest: Manifest, target: Target) -> str:
     """The file deployed by default, of the files of the target runtime's format within the accuracy budget
     (float files pass by definition): the fastest on this host (``select.prefer: latency``, so an INT8 file slower
     than FP32 is never chosen) or the smallest (``size``)."""
-    gate, latency = manifest.checks.gate.files, manifest.checks.latency.files
-    files = [f for f in manifest.models() if f.format == for_runtime(target.runtime).name]
-    passing = [f for f in files if (gate[f.path].passed if f.path in gate else f.precision in ("fp32", "fp16"))]
+    latency = manifest.checks.latency.files
+    passing = candidates(manifest, target)
     if not passing:
-        return files[0].path
+        return next(f for f in manifest.models() if f.format == for_runtime(target.runtime).name).path
     if target.select.prefer == "size":
         return min(passing, key=lambda f: (f.size, latency.get(f.path, math.inf))).path
     return min(passing, key=lambda f: latency.get(f.path, math.inf)).path
 
 
+def candidates(manifest: Manifest, target: Target) -> list[ArtifactFile]:
+    """The files of the target runtime's format within the accuracy budget (float files pass by definition)."""
+    gate = manifest.checks.gate.files
+    files = [f for f in manifest.models() if f.format == for_runtime(target.runtime).name]
+    return [f for f in files if (gate[f.path].passed if f.path in gate else f.precision in ("fp32", "fp16"))]
+
+
+def time_side_by_side(ex: Export, files: list[ArtifactFile], rounds: int = 10) -> None:
+    """Re-time the selection's candidates in alternating rounds, so each sees the same host load: files timed
+    alone, minutes apart, measured the load as much as the file (FP32 picked over a faster INT8 on a busy host)."""
+    from contextlib import ExitStack
+
+    from edgekit.export.gate import latency_ms
+    from edgekit.runtime.source import runner_for_file
+
+    rows: dict[str, list[float]] = {f.path: [] for f in files}
+    with ExitStack() as stack:
+        runners = {f.path: stack.enter_context(runner_for_file(ex.folder / f.path, 1, ex.spec)) for f in files}
+        for _ in range(rounds):
+            for path, runner in runners.items():
+                rows[path].append(latency_ms(runner, ex.calibration.calib.tensors, LATENCY_RUNS // rounds, 1))
+    latency = ex.manifest.checks.latency
+    medians = {path: float(statistics.median(values)) for path, values in rows.items()}
+    ex.record(latency=dataclasses.replace(latency, files={**latency.files, **medians}))
+
+
 def _finish(ex: Export) -> None:
+    passing = candidates(ex.manifest, ex.target)
+    if ex.target.select.prefer == "latency" and len(passing) > 1:
+        time_side_by_side(ex, passing)
     chosen = select(ex.manifest, ex.target)
     files = sorted(ex.manifest.files, key=lambda f: f.path != chosen)  # the default file first
     ex.manifest = dataclasses.replace(ex.manifest, files=tuple(files))
