@@ -74,6 +74,7 @@ _positive_float, _non_negative_float = _float_at_least(0.0, True), _float_at_lea
 
 def run(args: argparse.Namespace) -> int:
     from edgekit.api import load
+    from edgekit.runtime.fileinfo import describe_running_file
     from edgekit.runtime.stream_io import check_video, expand_inputs
 
     inputs = expand_inputs(args.inputs)
@@ -83,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     with load(args.source, args.threads, args.choice, args.detector) as model, json_lines(args.jsonl) as jsonl:
         emit = _emitter(args.json, jsonl)
         if _text_out(args) is sys.stdout:  # JSON lines name the file themselves
-            print(f"{model.spec.name}: running {model.file}")
+            running = describe_running_file(args.source, args.choice)
+            print(f"{model.spec.name}: running {running.path} ({running.format} {running.precision})")
         for source in inputs:
             if source.is_stream:
                 predict_stream(model, source, args, outputs.get(source.name), emit)

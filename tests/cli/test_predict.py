@@ -137,7 +137,7 @@ def test_every_face_of_each_image_in_a_folder(run_cli, yaw25, tmp_path):
                                                                       ("single.png", 0)]
     left, right = records[0]["box"], records[1]["box"]
     assert left[2] - left[0] > right[2] - right[0] and left[2] <= 330 < right[0]  # biggest first, side by side
-    assert records[0]["file"] == str(yaw25[0]) and f"const68: running {yaw25[0]}" in out
+    assert records[0]["file"] == str(yaw25[0]) and f"const68: running {yaw25[0]} (onnx fp32)" in out
     assert "pair.png face 1/2:" in out and "pair.png face 2/2:" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["faces", "faces.jsonl", "yaw25.onnx"]  # no temp left
     code, out, _ = run_cli("predict", yaw25[0], str(folder / "*.png"), "--json")
