@@ -103,12 +103,14 @@ class QdqQuantizer:
         work.mkdir(parents=True, exist_ok=True)
         self.prepared = work / "prepared.onnx"  # BN folded, shapes inferred: what gets quantized
         self.ranges = _ranges_path(work, int8, activations)
-        with _quiet_ort():
+        # in the work folder: when ORT's symbolic shape inference gives up (hourglass2's graph) it saves
+        # sym_shape_infer_temp.onnx + .data into the working directory; ONNX's own shape inference is then enough
+        source, prepared = str(fp32_path.resolve()), str(self.prepared.resolve())
+        with _quiet_ort(), contextlib.chdir(work):
             try:
-                quant_pre_process(str(fp32_path), str(self.prepared))
-            except Exception:  # ORT's symbolic shape inference gives up on some graphs (hourglass2's upsampling
-                # adds): ONNX's own shape inference is enough for QDQ (BN folding and the rest still run)
-                quant_pre_process(str(fp32_path), str(self.prepared), skip_symbolic_shape=True)
+                quant_pre_process(source, prepared)
+            except Exception:
+                quant_pre_process(source, prepared, skip_symbolic_shape=True)
         graph = load_onnx(self.prepared).graph
         self.input_name = graph.input[0].name
         batch = graph.input[0].type.tensor_type.shape.dim[0]

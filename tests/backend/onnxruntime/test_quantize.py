@@ -79,3 +79,22 @@ def test_percentile_recalibration_narrows_ranges_on_the_same_prepared_model(pfld
     assert all(narrowed[name] <= minmax[name] * 1.0001 for name in minmax)  # never wider than min/max
     assert sum(narrowed[name] < minmax[name] * 0.9 for name in minmax) > len(minmax) / 2
     assert quantizer.record().method == "minmax"  # the original is untouched
+
+
+def test_a_graph_ort_cannot_shape_infer_is_prepared_without_files_in_the_working_directory(
+        small_int8, tmp_path, monkeypatch):
+    """hourglass2's graph makes ORT's symbolic shape inference give up (it then saves sym_shape_infer_temp.onnx
+    into the working directory): the quantizer falls back to ONNX's shape inference and writes only in its work
+    folder."""
+    from edgekit.export.onnx import export_onnx
+    from edgekit.models.weights import build_model
+    from edgekit.specs import load_target
+
+    model = build_model("hourglass2", {"channels": 8}).eval()  # with a dynamic batch, as cpu-x86-int8 exports it
+    onnx_path = export_onnx(model, tmp_path / "hg.onnx", load_target("cpu-x86-int8").onnx)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    quantizer = QdqQuantizer(onnx_path, model.spec, small_int8, tmp_path / "work")
+    assert quantizer.prepared.is_file() and len(quantizer.node_names) > 0
+    assert list(cwd.iterdir()) == []
