@@ -3,6 +3,9 @@ ai-edge-quantizer, ...). A layer is a string the backend understands (an ONNX no
 TFLite); the search only orders, counts and logs them."""
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -40,3 +43,18 @@ class Quantizer(Protocol):
 
     def label(self, layer: str) -> str:
         """A short name for logs and the manifest."""
+
+
+@contextlib.contextmanager
+def quiet_quantizer_logs():
+    """Quantizers log benign warnings through ``logging`` (ORT: QInt8 activations, int64 shape tensors; NNCF: subset
+    size, batch statistics) and print progress on stdout (ORT's histogram calibrators, NNCF's bars): silenced
+    while they run, so a verb's output stays edgekit's own."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        root.setLevel(level)

@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import io
-import logging
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
@@ -21,6 +19,7 @@ from onnxruntime.quantization import CalibrationDataReader
 
 from edgekit.atomic import atomic_write_bytes
 from edgekit.backend.onnxruntime.loader import embed_spec, load_onnx
+from edgekit.backend.quantizer import quiet_quantizer_logs
 from edgekit.checks import Quantization
 from edgekit.errors import EdgekitError
 from edgekit.specs import Int8Section, ModelSpec, Target
@@ -52,20 +51,6 @@ class _TensorReader(CalibrationDataReader):
 
     def __len__(self) -> int:
         return len(self.feeds)
-
-
-@contextlib.contextmanager
-def _quiet_ort():
-    """ORT quantization logs benign warnings (QInt8 activations, int64 shape tensors) through logging, and its
-    histogram calibrators print progress lines ("Collecting tensor data and making histogram ...")."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            yield
-    finally:
-        root.setLevel(level)
 
 
 def _ranges_path(work: Path, int8: Int8Section, activations: str) -> Path:
@@ -106,7 +91,7 @@ class QdqQuantizer:
         # in the work folder: when ORT's symbolic shape inference gives up (hourglass2's graph) it saves
         # sym_shape_infer_temp.onnx + .data into the working directory; ONNX's own shape inference is then enough
         source, prepared = str(fp32_path.resolve()), str(self.prepared.resolve())
-        with _quiet_ort(), contextlib.chdir(work):
+        with quiet_quantizer_logs(), contextlib.chdir(work):
             try:
                 quant_pre_process(source, prepared)
             except Exception:
@@ -140,7 +125,7 @@ class QdqQuantizer:
                  "CalibPercentile": self.int8.percentile,
                  "QuantizeBias": not symmetric}  # TensorRT keeps biases float (no int32 bias Q/DQ)
         reader = None if self.ranges.is_file() else _TensorReader(self.input_name, calibration, self.batch)
-        with _quiet_ort():
+        with quiet_quantizer_logs():
             quantize_static(str(self.prepared), str(path), reader, quant_format=QuantFormat.QDQ,
                             per_channel=self.int8.per_channel, activation_type=getattr(QuantType, self.activations),
                             weight_type=QuantType.QInt8, nodes_to_exclude=list(float_layers), calibrate_method=method,

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.backend.onnxruntime.quantize import QdqQuantizer, _quiet_ort, _TensorReader
+from edgekit.backend.onnxruntime.quantize import QdqQuantizer, _TensorReader
+from edgekit.backend.quantizer import quiet_quantizer_logs
 
 WEIGHTED_ONNX = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})  # what INT8 is for: the MACs
 PASS_THROUGH = ("Relu", "Clip", "LeakyRelu", "HardSigmoid", "MaxPool")  # QDQ fuses these into the producer
@@ -35,7 +36,7 @@ def _activations(path: Path, work: Path, input_name: str, tensors: np.ndarray, b
     from onnxruntime.quantization.qdq_loss_debug import collect_activations, modify_model_output_intermediate_tensors
 
     augmented = work / f"{path.stem}.debug.onnx"
-    with _quiet_ort():
+    with quiet_quantizer_logs():
         modify_model_output_intermediate_tensors(str(path), str(augmented))
         return collect_activations(str(augmented), _TensorReader(input_name, tensors, batch))
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import io
 import logging
 from pathlib import Path
 from typing import Sequence
@@ -25,6 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from edgekit.backend.openvino.loader import embed_spec, read_ir, save_ir
+from edgekit.backend.quantizer import quiet_quantizer_logs
 from edgekit.errors import EdgekitError
 from edgekit.specs import Int8Section, ModelSpec
 
@@ -38,18 +38,12 @@ METHOD_NOTES = {"minmax": "", "percentile": "per-batch quantiles averaged over b
 
 @contextlib.contextmanager
 def quiet_nncf():
-    """NNCF logs warnings (subset size, batch statistics) and draws progress bars on stdout while it works."""
+    """NNCF's own log level too (it keeps a logger of its own), then the quantizers' common silencing."""
     import nncf
 
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
     nncf.set_log_level(logging.ERROR)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            yield
-    finally:
-        root.setLevel(level)
+    with quiet_quantizer_logs():
+        yield
 
 
 def _range_estimator(int8: Int8Section):
