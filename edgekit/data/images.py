@@ -2,7 +2,7 @@
 
 Only JPEG, PNG, BMP, PNM, TIFF and WebP are decoded, and only after their header says they fit MAX_PIXELS. The
 decode is strict and silent: what libjpeg calls corrupt is refused, and nothing the C decoders print reaches
-the user's stderr (_c_library_stderr)."""
+the user's stderr (c_library_stderr)."""
 from __future__ import annotations
 
 import contextlib
@@ -28,7 +28,7 @@ _END_MARKERS = {"jpeg": b"\xff\xd9", "png": b"IEND\xaeB`\x82"}  # found in a fil
 # what libjpeg / libpng print when the picture they return is not the file's (garbage, or cut short)
 _CORRUPT = re.compile(r"Corrupt JPEG data[^\n]*|Premature end of JPEG file|Inconsistent progression[^\n]*|"
                       r"Invalid SOS parameters[^\n]*|libpng error[^\n]*")
-_STDERR_LOCK = threading.Lock()  # one decode at a time owns fd 2 (_c_library_stderr)
+_STDERR_LOCK = threading.Lock()  # one decode at a time owns fd 2 (c_library_stderr)
 
 
 def is_image_file(path: Path) -> bool:
@@ -125,7 +125,7 @@ def _refuse_incomplete(data: np.ndarray, fmt: str, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _c_library_stderr():
+def c_library_stderr():
     """Point file descriptor 2 at a temporary file while C code runs (libjpeg, libpng, libtiff and OpenCV print
     their warnings there, below Python), yielding a list that receives what they printed. fd 2 is shared by
     the whole process: decodes hold a lock, and another thread printing at that moment goes to the file too."""
@@ -150,7 +150,7 @@ def _c_library_stderr():
 def _strict_decode(data: np.ndarray, path: Path) -> np.ndarray:
     """cv2.imdecode, silent, refusing what the codec itself calls corrupt (libjpeg decodes a garbage body into
     an image and only prints "Corrupt JPEG data"); other codec warnings are dropped."""
-    with _c_library_stderr() as printed:
+    with c_library_stderr() as printed:
         try:
             image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
         except cv2.error:  # OpenCV's own checks (sizes, stream ends) raise instead of returning None

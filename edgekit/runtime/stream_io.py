@@ -15,7 +15,7 @@ from typing import Iterator, Literal, Sequence
 import cv2
 import numpy as np
 
-from edgekit.data.images import is_image_file
+from edgekit.data.images import c_library_stderr, is_image_file
 from edgekit.errors import DataError, EdgekitError
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
@@ -65,14 +65,18 @@ def _classify(path: Path) -> Input:
 
 
 def open_capture(source: Input) -> cv2.VideoCapture:
+    """An opened capture, or one DataError line; FFmpeg's own complaints ("moov atom not found") are kept off the
+    user's stderr, the error line says it."""
     if source.kind == "camera":
-        capture = cv2.VideoCapture(int(source.name))
+        with c_library_stderr():
+            capture = cv2.VideoCapture(int(source.name))
         if not capture.isOpened():
             raise DataError(f"camera {source.name} cannot be opened (none attached, or in use)")
         return capture
     if not Path(source.name).is_file():
         raise DataError("file not found", source.name)
-    capture = cv2.VideoCapture(source.name)
+    with c_library_stderr():
+        capture = cv2.VideoCapture(source.name)
     if not capture.isOpened():
         raise DataError("OpenCV cannot read this video (unknown container or codec)", source.name)
     return capture

@@ -142,3 +142,17 @@ def test_every_face_of_each_image_in_a_folder(run_cli, yaw25, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["faces", "faces.jsonl", "yaw25.onnx"]  # no temp left
     code, out, _ = run_cli("predict", yaw25[0], str(folder / "*.png"), "--json")
     assert code == 0 and [json.loads(line)["face"] for line in out.splitlines()] == [0, 0]  # --max-faces 1
+
+
+def test_a_broken_video_is_one_line_with_ffmpeg_kept_quiet(yaw25, tmp_path):
+    """FFmpeg prints its own complaint ("moov atom not found") on fd 2 below Python: a real process shows it."""
+    import subprocess
+    import sys
+
+    video = tmp_path / "bad.mp4"
+    video.write_bytes(b"not a video at all")
+    done = subprocess.run([sys.executable, "-m", "edgekit", "predict", str(yaw25[0]), str(video)],
+                          capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"edgekit: error: {video}: OpenCV cannot read this video "
+                                                "(unknown container or codec)"]  # fmt: skip
