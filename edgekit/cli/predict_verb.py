@@ -214,6 +214,9 @@ def check_outputs(args: argparse.Namespace, inputs) -> dict[str, Path]:
     outputs = {}
     for flag, value, chosen, options in (("--draw", args.draw, images, {"image": True}),
                                          ("--save", args.save, streams, {"suffixes": (".mp4", ".avi")})):
+        if value and not chosen:  # nothing would be written: say so rather than exit 0 without the file
+            raise EdgekitError(f"{flag} applies to {'images' if flag == '--draw' else 'videos and cameras'}, and "
+                               "no INPUT is one", value)
         if value:
             check_output_file(value, flag, inputs=names, **options)
             outputs.update({name: check_output_file(numbered_path(value, name, len(chosen)), flag, inputs=names,

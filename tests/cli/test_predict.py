@@ -156,3 +156,11 @@ def test_a_broken_video_is_one_line_with_ffmpeg_kept_quiet(yaw25, tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [f"edgekit: error: {video}: OpenCV cannot read this video "
                                                 "(unknown container or codec)"]  # fmt: skip
+
+
+def test_an_output_flag_with_nothing_to_write_is_refused(run_cli, yaw25, tmp_path):
+    out = tmp_path / "drawn.mp4"
+    code, _, err = run_cli("predict", yaw25[0], HOPPER, "--save", out)
+    assert code == 2 and err.strip() == f"edgekit: error: {out}: --save applies to videos and cameras, and no " \
+                                        "INPUT is one"
+    assert not out.exists()
