@@ -1,12 +1,14 @@
 """Ship trained weights and document the model zoo.
 
     python benchmarks/models.py ship NAME [--run runs/NAME] [--command "..."] [--force]
+    python benchmarks/models.py remeasure NAME --why "..."
     python benchmarks/models.py doc
 
 ``ship`` copies ``runs/NAME/best.safetensors`` to ``edgekit/weights/NAME.safetensors`` (fp16 storage) only when its
 validation metric (``edgekit eval NAME --val-of NAME``: the recipe's own validation faces) beats the shipped one,
 and records how it was trained in ``edgekit/weights/NAME.json`` (runs/ is not committed). ``doc`` regenerates
-``docs/MODELS.md`` from those records.
+``docs/MODELS.md`` from those records. ``remeasure`` re-evaluates the shipped weights with today's code (e.g. a new
+decode of the same outputs), rewrites them with today's spec and records the old number as ``before``.
 """
 from __future__ import annotations
 
@@ -72,13 +74,37 @@ def ship(name: str, run: Path, command: str, force: bool) -> int:
             return 1
     save_weights(load_model(str(candidate)), WEIGHTS_DIR / f"{name}.safetensors", half=True)
     shipped_report = evaluate(name, val_of=name, threads=2)  # what users get: the fp16-stored file
-    record = {"model": name, "val": {k: v for k, v in shipped_report.items() if k not in ("source", "model")},
+    record = {"model": name, "val": val_record(shipped_report),
               "previous": None if previous is None else {key: previous, "data": report["data"]},
               "train": {**training_summary(run), "command": command, "data": training_data(name),
                         "hardware": f"{cpu_model()}, {torch_threads(command)} (no GPU)"},
               "facts": model_facts(name)}
     atomic_write_json(record_path, record)
     print(f"{name}: shipped, {key} {shipped_report[key]:.3f} on {shipped_report['data']}")
+    return 0
+
+
+def val_record(report: dict) -> dict:
+    """An eval report without what names this machine's files."""
+    return {k: v for k, v in report.items() if k not in ("source", "model", "file")}
+
+
+def remeasure(name: str, why: str) -> int:
+    """The shipped weights of NAME re-evaluated and re-saved (same tensors, today's spec); the old metric -> before."""
+    from edgekit.eval.evaluate import evaluate
+    from edgekit.models.load import load_model
+    from edgekit.models.weights import save_weights
+
+    record_path = WEIGHTS_DIR / f"{name}.json"
+    record = json.loads(record_path.read_text())
+    key = LOWER_IS_BETTER[record["facts"]["task"]]
+    save_weights(load_model(name), WEIGHTS_DIR / f"{name}.safetensors", half=True)  # fp16 -> fp32 -> fp16: exact
+    report = evaluate(name, val_of=name, threads=2)
+    record.update(val=val_record(report),
+                  previous={key: record["val"][key], "data": record["val"]["data"], "why": why},
+                  facts=model_facts(name))
+    atomic_write_json(record_path, record)
+    print(f"{name}: {key} {record['previous'][key]:.3f} -> {report[key]:.3f} ({why})")
     return 0
 
 
@@ -123,8 +149,9 @@ def doc() -> Path:
         metric = (f"NME {val['nme']:.2f} / FR {val['fr']:.1f} / AUC {val['auc']:.3f}" if facts["task"] == "landmarks"
                   else f"MAE {val['mae']:.2f}° (yaw {val['yaw']:.2f}, pitch {val['pitch']:.2f}, roll {val['roll']:.2f})")
         size = (WEIGHTS_DIR / f"{r['model']}.safetensors").stat().st_size / 2**20
-        before = r.get("previous") or {}
-        before = next((f"{v:.2f}" for k, v in before.items() if k != "data"), "-")
+        previous = r.get("previous") or {}
+        before = next((f"{v:.2f}" for k, v in previous.items() if k not in ("data", "why")), "-")
+        before += f" ({previous['why']})" if previous.get("why") else ""
         lines.append(f"| `{r['model']}` | {facts['task']} | {facts['input']} | {facts['params_m']} | {facts['mmacs']} "
                      f"| {2 * facts['mmacs']:.1f} | {size:.2f} | {_short_data(val['data'])} ({val['count']}) | {metric} "
                      f"| {before} | {train.get('data', '-')} | {train['epochs']} | {train['seconds'] / 60:.0f} min | "
@@ -165,11 +192,18 @@ def main(argv: list[str]) -> int:
     one.add_argument("--run", help="run folder (default runs/NAME)")
     one.add_argument("--command", help="the exact training command (default: edgekit train recipes/NAME.yaml)")
     one.add_argument("--force", action="store_true", help="ship even if it does not improve")
+    again = sub.add_parser("remeasure")
+    again.add_argument("name")
+    again.add_argument("--why", required=True, help="what changed in the code, shown beside the old number")
     sub.add_parser("doc")
     args = parser.parse_args(argv)
     if args.what == "doc":
         print(doc())
         return 0
+    if args.what == "remeasure":
+        code = remeasure(args.name, args.why)
+        doc()
+        return code
     command = args.command or f"edgekit train recipes/{args.name}.yaml"
     code = ship(args.name, Path(args.run or PROJECT_DIR / "runs" / args.name), command, args.force)
     doc()

@@ -51,19 +51,22 @@ class PoseRegressionParams:
 
 @dataclass(frozen=True)
 class HeatmapParams:
-    """``heatmap_argmax`` / ``soft_argmax`` / ``local_soft_argmax``: (B, N, H, W), H = input / stride; cell (j, i)
-    <-> crop px x = j * stride + (stride - 1) / 2. ``beta``: softmax temperature; ``radius``: local window."""
+    """``heatmap_argmax`` / ``heatmap_dark`` / ``soft_argmax`` / ``local_soft_argmax``: (B, N, H, W), H = input /
+    stride; cell (j, i) <-> crop px x = j * stride + (stride - 1) / 2. ``beta``: softmax temperature; ``radius``:
+    local window; ``sigma``: the training targets' Gaussian width in cells (DARK blurs with it)."""
 
     num_points: int
     stride: int = 4
     beta: float = 1.0
     radius: int = 2
+    sigma: float = 1.0
 
     def __post_init__(self) -> None:
         _check_points(self.num_points)
         _check_side("stride", self.stride)
         _check_side("radius", self.radius, low=0)
         _check_positive("beta", self.beta)
+        check(finite(self.sigma, 0, 64) and self.sigma > 0, "sigma", "be in (0, 64] cells", self.sigma)  # blur radius
 
 
 @dataclass(frozen=True)

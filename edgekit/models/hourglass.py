@@ -11,9 +11,9 @@ Layout (the paper's, widths scaled by ``channels`` c; the paper has c = 256):
   (or a 1x1 conv of it when the width changes).
 
 Every stack's heatmaps are supervised (the loss is summed over stacks); ``forward`` (inference, export) returns the
-last stack's only, decoded by ``heatmap_argmax`` (stride 4). As a MobileFAN teacher, ``teacher_features`` resizes the
-student's 128x128 crops to 256 and returns the last hourglass's up-path outputs at 8x8, 16x16 and 32x32 (strides 32,
-16, 8 here), the grids of the student's three deconv stages.
+last stack's only, decoded by ``heatmap_dark`` (stride 4, DARK with the training sigma). As a MobileFAN teacher,
+``teacher_features`` resizes the student's 128x128 crops to 256 and returns the last hourglass's up-path outputs at
+8x8, 16x16 and 32x32 (strides 32, 16, 8 here), the grids of the student's three deconv stages.
 
 ``hourglass2`` at 256x256 with 68 maps (ONNX MAC count; training images/s: forward + backward + AdamW, batch 16,
 1 thread of the project's EPYC shared with other jobs):
@@ -129,7 +129,7 @@ class StackedHourglass(FaceModel):
         self.stacks = nn.ModuleList([Stack(channels, num_points) for _ in range(stacks)])
         self.remaps = nn.ModuleList([Remap(channels, num_points) for _ in range(stacks - 1)])
         self.channels, self.sigma, self.foreground = channels, sigma, foreground
-        head = HeadSpec("heatmap_argmax", ("heatmaps",), HeatmapParams(num_points, STRIDE))
+        head = HeadSpec("heatmap_dark", ("heatmaps",), HeatmapParams(num_points, STRIDE, sigma=sigma))
         description = f"Stacked hourglass: {stacks} stacks x {channels} ch, {num_points} heatmaps 64x64, 256 RGB"
         self.spec = make_spec(name, INPUT_SIZE, head, description, scheme)
 

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from edgekit.errors import EdgekitError, ModelFileError
+from edgekit.heads import HeadSpec, HeatmapParams
 from edgekit.models.weights import (FLOAT_DTYPES, build_model, first_line, model_identity, read_weights,
                                     require_file, shipped_weights)
 from edgekit.serial import excerpt
@@ -72,15 +73,24 @@ def load_model(source: str | Path, expect: str | None = None) -> nn.Module:
 def check_stored_spec(stored: ModelSpec, built: ModelSpec, path: str | Path) -> None:
     """ModelFileError unless the spec saved with the weights preprocesses and decodes as the rebuilt model's: a
     head, scheme or normalization changed since the file was written would decode its outputs wrongly. The
-    detector framing (``FRAMING``) and the description follow the code."""
+    detector framing (``FRAMING``), the description and the way heatmaps of the same layout are decoded (weights
+    written before DARK decode with it now) follow the code."""
     framing = {key: getattr(built.preprocess, key) for key in FRAMING}
-    comparable = dataclasses.replace(stored, description=built.description,
+    head = built.head if same_heatmaps(stored.head, built.head) else stored.head
+    comparable = dataclasses.replace(stored, description=built.description, head=head,
                                      preprocess=dataclasses.replace(stored.preprocess, **framing))
     differing = [f.name for f in dataclasses.fields(ModelSpec)
                  if getattr(comparable, f.name) != getattr(built, f.name)]
     if differing:
         raise ModelFileError(f"the spec saved with the weights differs from model {built.name}'s in "
                              f"{', '.join(differing)}: weights of an older {built.name}?", path)
+
+
+def same_heatmaps(stored: HeadSpec, built: HeadSpec) -> bool:
+    """Both heads read the same heatmaps (count and stride): only the decode method may differ."""
+    params = (stored.params, built.params)
+    return (stored.outputs == built.outputs and all(isinstance(p, HeatmapParams) for p in params)
+            and (stored.params.num_points, stored.params.stride) == (built.params.num_points, built.params.stride))
 
 
 def load_state(model: nn.Module, state: dict[str, torch.Tensor], path: str | Path, file_model: str) -> None:

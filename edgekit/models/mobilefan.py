@@ -1,7 +1,8 @@
 """MobileFAN (Zhao et al. 2020): a MobileNetV2 heatmap student distilled from a ResNet heatmap teacher.
 
 Both nets: encoder to stride 32, three x2 deconvolution stages, 1x1 conv -> 68 heatmaps at 1/4 of the 128x128 input
-(32x32), decoded with ``heatmap_argmax``. ``forward_train`` also returns the three deconv stage ``features``.
+(32x32), decoded with ``heatmap_dark`` (DARK with the training sigma). ``forward_train`` also returns the three
+deconv stage ``features``.
 Student loss = heatmap MSE + kd_pixel * sum MSE(lift(student stage), teacher stage) + kd_pair * sum MSE(cosine
 affinity graphs) (field.md §1.4); one 1x1 conv + BN lift per stage (the reference code reuses stage 2's for 3).
 A teacher is any ``Teacher`` (edgekit.models.base) of the same landmark scheme: ``mobilefan_teacher`` here, or the
@@ -56,7 +57,7 @@ class HeatmapNet(FaceModel):
         )
         self.final = nn.Conv2d(channels, NUM_POINTS, 1)
         self.sigma, self.foreground = sigma, foreground  # target width (cells), foreground weight of the MSE
-        head = HeadSpec("heatmap_argmax", ("heatmaps",), HeatmapParams(NUM_POINTS, STRIDE))
+        head = HeadSpec("heatmap_dark", ("heatmaps",), HeatmapParams(NUM_POINTS, STRIDE, sigma=sigma))
         self.spec = make_spec(name, INPUT_SIZE, head, description)
 
     def stage_features(self, x: Tensor) -> list[Tensor]:

@@ -67,6 +67,49 @@ def heatmap_argmax(heatmaps: np.ndarray) -> np.ndarray:
     return np.stack([x, y], axis=-1).astype(F32)
 
 
+def gaussian_blur_maps(heatmaps: np.ndarray, sigma: float) -> np.ndarray:
+    """(..., H, W) -> the same shape and dtype, each map convolved with a Gaussian of ``sigma`` cells (radius
+    ceil(3 sigma), zeros outside the map): separable, one pass per axis."""
+    radius = max(1, int(np.ceil(3 * sigma)))
+    taps = np.exp(-np.arange(-radius, radius + 1, dtype=np.float64) ** 2 / (2 * sigma**2))
+    taps /= taps.sum()
+    height, width = heatmaps.shape[-2:]
+    padded = np.pad(np.asarray(heatmaps), [(0, 0)] * (heatmaps.ndim - 2) + [(radius, radius)] * 2)
+    rows = sum(tap * padded[..., i:i + height, :] for i, tap in enumerate(taps))
+    return sum(tap * rows[..., :, i:i + width] for i, tap in enumerate(taps)).astype(heatmaps.dtype)
+
+
+def heatmap_dark(heatmaps: np.ndarray, sigma: float) -> np.ndarray:
+    """(B, N, H, W) -> (B, N, 2) cells by DARK (Zhang et al. 2020, distribution-aware coordinates): blur each map
+    with the training Gaussian (``sigma`` cells) rescaled to its old peak, take the log, and move from the argmax
+    by one Newton step of that log (-Hessian^-1 gradient, central differences). Peaks within 2 cells of the
+    border, a Hessian that is not a maximum's, or a step longer than a cell keep ``heatmap_argmax``'s answer.
+    The step is computed in float64: second differences of nearly flat logs lose too much in float32."""
+    heatmaps = np.asarray(heatmaps, dtype=F32)
+    height, width = heatmaps.shape[-2:]
+    rows, cols = _peak_cells(heatmaps)
+    blurred = gaussian_blur_maps(heatmaps.astype(np.float64), sigma)
+    peak, blurred_peak = heatmaps.max(axis=(-2, -1)), blurred.max(axis=(-2, -1))
+    blurred *= (peak / np.where(blurred_peak > 0, blurred_peak, 1.0))[..., None, None]
+    logs = np.log(np.maximum(blurred, 1e-10))
+    b, n = np.indices(rows.shape)
+
+    def at(dy: int, dx: int) -> np.ndarray:  # (B, N) log-map values at the peak shifted by (dy, dx)
+        return logs[b, n, np.clip(rows + dy, 0, height - 1), np.clip(cols + dx, 0, width - 1)]
+
+    centre = at(0, 0)
+    dx, dy = 0.5 * (at(0, 1) - at(0, -1)), 0.5 * (at(1, 0) - at(-1, 0))
+    dxx, dyy = 0.25 * (at(0, 2) - 2 * centre + at(0, -2)), 0.25 * (at(2, 0) - 2 * centre + at(-2, 0))
+    dxy = 0.25 * (at(1, 1) - at(-1, 1) - at(1, -1) + at(-1, -1))
+    det = dxx * dyy - dxy**2
+    safe = np.where(det > 0, det, 1.0)
+    step_x, step_y = -(dyy * dx - dxy * dy) / safe, -(dxx * dy - dxy * dx) / safe
+    newton = ((det > 0) & (dxx < 0) & (np.abs(step_x) <= 1) & (np.abs(step_y) <= 1)
+              & (cols >= 2) & (cols < width - 2) & (rows >= 2) & (rows < height - 2))
+    refined = np.stack([cols + step_x, rows + step_y], axis=-1)
+    return np.where(newton[..., None], refined, heatmap_argmax(heatmaps)).astype(F32)
+
+
 def soft_argmax(heatmaps: np.ndarray, beta: float = 1.0) -> np.ndarray:
     """(B, N, H, W) -> (B, N, 2) cells: expectation of (col, row) under softmax(beta * h) over all H*W cells."""
     heatmaps = np.asarray(heatmaps, dtype=F32)

@@ -11,7 +11,7 @@ import numpy as np
 from edgekit.errors import SpecError
 from edgekit.heads import (BinsParams, Decoder, HeatmapParams, InputSize, PipParams, PoseRegressionParams,
                            RegressionParams, Shape, SsrParams, register_decoder)
-from edgekit.runtime.decode import (bins, heatmap_argmax, heatmap_to_crop, local_soft_argmax, pip,
+from edgekit.runtime.decode import (bins, heatmap_argmax, heatmap_dark, heatmap_to_crop, local_soft_argmax, pip,
                                     regression_landmarks, soft_argmax, ssr)
 
 TORCH = "edgekit.models.decode_torch"
@@ -35,6 +35,10 @@ def _pose_regression(tensors: list[np.ndarray], params: PoseRegressionParams, in
 
 def _heatmap_argmax(tensors: list[np.ndarray], params: HeatmapParams, input_size: InputSize | None) -> np.ndarray:
     return heatmap_to_crop(heatmap_argmax(tensors[0]), params.stride)
+
+
+def _heatmap_dark(tensors: list[np.ndarray], params: HeatmapParams, input_size: InputSize | None) -> np.ndarray:
+    return heatmap_to_crop(heatmap_dark(tensors[0], params.sigma), params.stride)
 
 
 def _soft_argmax(tensors: list[np.ndarray], params: HeatmapParams, input_size: InputSize | None) -> np.ndarray:
@@ -76,6 +80,7 @@ def _ssr_shapes(params: SsrParams, input_size: InputSize) -> list[Shape]:
 
 
 HEATMAP_DECODES = {"heatmap_argmax": (_heatmap_argmax, f"{TORCH}:heatmap_argmax"),
+                   "heatmap_dark": (_heatmap_dark, f"{TORCH}:heatmap_dark"),
                    "soft_argmax": (_soft_argmax, None), "local_soft_argmax": (_local_soft_argmax, None)}
 BUILT_IN = (
     Decoder("regression", "landmarks", RegressionParams, ("points",), _regression,

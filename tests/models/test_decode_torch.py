@@ -97,7 +97,8 @@ def test_differentiable_decodes_pass_gradients():
 
 TABLE_HEADS = {  # one head per kind of the decoder table that has a torch twin, and its input size
     "regression": (RegressionParams(5), (112, 96)), "pose_regression": (PoseRegressionParams(), (64, 64)),
-    "heatmap_argmax": (HeatmapParams(5, stride=4), (64, 48)), "pip": (PIP, (256, 256)), "bins": (BINS, (112, 112)),
+    "heatmap_argmax": (HeatmapParams(5, stride=4), (64, 48)),
+    "heatmap_dark": (HeatmapParams(5, stride=4, sigma=1.5), (64, 48)), "pip": (PIP, (256, 256)), "bins": (BINS, (112, 112)),
     "ssr": (SSR, (64, 64)),
 }
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from edgekit.errors import ModelFileError
-from edgekit.heads import RegressionParams
+from edgekit.heads import HeadSpec, HeatmapParams, RegressionParams
 from edgekit.models.load import check_stored_spec, load_checkpoint, load_model, load_state
 from edgekit.models.weights import build_model, load_weights, save_weights, shipped_weights
 
@@ -170,6 +170,17 @@ def test_detector_framing_and_description_follow_the_code(pfld):
     other_head = dataclasses.replace(spec, head=dataclasses.replace(spec.head, params=RegressionParams(5)))
     with pytest.raises(ModelFileError, match="in head"):
         check_stored_spec(other_head, spec, "w.safetensors")
+
+
+def test_heatmap_weights_written_before_dark_decode_with_it_now():
+    built = build_model("mobilefan_nokd").spec
+    assert built.head.kind == "heatmap_dark" and built.head.params.sigma == 1.5
+    older = dataclasses.replace(built, head=HeadSpec("heatmap_argmax", ("heatmaps",), HeatmapParams(68, 4)))
+    check_stored_spec(older, built, "w.safetensors")  # the same maps: the decode follows the code
+    for params in (HeatmapParams(68, 8), HeatmapParams(98, 4)):  # maps of another stride or count are another net
+        with pytest.raises(ModelFileError, match="in head"):
+            check_stored_spec(dataclasses.replace(older, head=HeadSpec("heatmap_argmax", ("heatmaps",), params)),
+                              built, "w.safetensors")
 
 
 def test_shipped_weights_hold_their_models_spec():

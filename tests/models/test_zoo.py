@@ -51,7 +51,7 @@ def expected_shapes(spec: ModelSpec, batch: int) -> list[tuple[int, ...]]:
     n = spec.head.num_points
     if kind == "regression":
         return [(batch, 2 * n)]
-    if kind == "heatmap_argmax":
+    if kind in ("heatmap_argmax", "heatmap_dark"):
         return [(batch, n, height // params.stride, width // params.stride)]
     if kind == "pip":
         grid = (height // params.stride, width // params.stride)

@@ -61,7 +61,7 @@ def _run(runner, spec, faces) -> tuple[list[np.ndarray], np.ndarray]:
 
 def _unambiguous(raw: list[np.ndarray], spec) -> np.ndarray:
     """(B, N) or (B, 3) mask of answers whose decode does not hinge on a near-tie of the reference's peak."""
-    if spec.head.kind not in ("heatmap_argmax", "pip"):
+    if spec.head.kind not in ("heatmap_argmax", "heatmap_dark", "pip"):
         shape = (raw[0].shape[0], spec.head.num_points) if spec.task == "landmarks" else (raw[0].shape[0], 3)
         return np.ones(shape, bool)
     maps = raw[0].reshape(raw[0].shape[0], raw[0].shape[1], -1)  # heatmaps or PIP score maps (B, N, HW)

@@ -4,8 +4,8 @@ import torch
 
 from edgekit.errors import SpecError
 from edgekit.heads import HeatmapParams, RegressionParams
-from edgekit.runtime.decode import (bins, crop_to_heatmap, decode, heatmap_argmax, heatmap_to_crop,
-                                    local_soft_argmax, pip, regression_landmarks, soft_argmax, ssr)
+from edgekit.runtime.decode import (bins, crop_to_heatmap, decode, gaussian_blur_maps, heatmap_argmax, heatmap_dark,
+                                    heatmap_to_crop, local_soft_argmax, pip, regression_landmarks, soft_argmax, ssr)
 from edgekit.specs import HeadSpec
 
 RNG = np.random.default_rng(0)
@@ -107,6 +107,32 @@ def test_soft_argmaxes_recover_a_subpixel_gaussian(x, y):
     # an ordinary (non-log) Gaussian blob: the window ignores the flat background that biases the global version
     blob = np.exp(log_gaussian(32, 32, x, y, sigma=2.0))[None, None] * 8
     np.testing.assert_allclose(local_soft_argmax(blob, beta=1.0, radius=4)[0, 0], [x, y], atol=0.05)
+
+
+@pytest.mark.parametrize("x, y, sigma", [(10.45, 7.6, 1.5), (20.4, 15.1, 1.0), (5.5, 25.9, 2.0)])
+def test_dark_recovers_a_subcell_gaussian_where_the_quarter_step_cannot(x, y, sigma):
+    """A training-target blob (peak 1, ``sigma`` cells) with noise: DARK within 0.05 cell, the quarter step off by
+    up to a quarter cell per axis."""
+    noisy = np.exp(log_gaussian(32, 32, x, y, sigma)) + RNG.normal(0, 0.01, (32, 32)).astype(np.float32)
+    maps = noisy[None, None].astype(np.float32)
+    np.testing.assert_allclose(heatmap_dark(maps, sigma)[0, 0], [x, y], atol=0.05)
+    assert np.abs(heatmap_argmax(maps)[0, 0] - [x, y]).max() > 0.1
+
+
+def test_dark_keeps_the_argmax_decode_at_the_border_and_on_flat_maps():
+    maps = np.zeros((1, 3, 16, 16), np.float32)
+    maps[0, 0, 1, 8] = 1.0  # peak one cell from the top: no room for the second differences
+    maps[0, 1, 8, 15], maps[0, 1, 8, 14] = 1.0, 0.5  # on the right border
+    # map 2 all zero: no maximum at all
+    np.testing.assert_array_equal(heatmap_dark(maps, 1.5), heatmap_argmax(maps))
+
+
+def test_gaussian_blur_keeps_a_centred_blob_centred_and_its_mass():
+    maps = np.zeros((1, 1, 21, 21), np.float32)
+    maps[0, 0, 10, 10] = 1.0
+    blurred = gaussian_blur_maps(maps, 2.0)[0, 0]
+    assert blurred.sum() == pytest.approx(1.0, abs=1e-4) and np.unravel_index(blurred.argmax(), blurred.shape) == (10, 10)
+    np.testing.assert_allclose(blurred, blurred.T, atol=1e-7)
 
 
 def brute_pip(score, off_x, off_y, nb_x, nb_y, stride, neighbors):
