@@ -165,9 +165,9 @@ def doc() -> Path:
 
 
 def measured_decisions() -> list[str]:
-    """The A/B tables behind the recipes (written by loss_compare.py and ablations.py), one heading level down."""
+    """The A/B tables behind the recipes (loss_compare.py, ablations.py, decode_compare.py), one heading level down."""
     lines = []
-    for name in ("ablations.md", "loss_compare.md"):
+    for name in ("ablations.md", "loss_compare.md", "decode.md"):
         path = PROJECT_DIR / "docs" / "benchmarks" / name
         if path.is_file():
             lines += [""] + [f"#{line}" if line.startswith("#") else line for line in path.read_text().splitlines()]
