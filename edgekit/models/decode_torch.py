@@ -6,14 +6,13 @@ Layouts (docs/ARCHITECTURE.md): landmarks come back as (B, N, 2) crop pixels, an
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from edgekit.heads import BinsParams, HeatmapParams, InputSize, PipParams, SsrParams
+from edgekit.runtime.decode import heatmap_dark as numpy_heatmap_dark, heatmap_to_crop
 from edgekit.specs import ModelSpec
 
 
@@ -46,43 +45,11 @@ def decode_heatmap_argmax(heatmaps: Tensor, stride: int) -> Tensor:
     return cells * stride + (stride - 1) / 2
 
 
-def gaussian_blur_maps(heatmaps: Tensor, sigma: float) -> Tensor:
-    """(B, N, H, W) -> the same, each map convolved with a Gaussian of ``sigma`` cells, zero padded (numpy twin)."""
-    radius = max(1, math.ceil(3 * sigma))
-    taps = torch.exp(-torch.arange(-radius, radius + 1, dtype=torch.float64) ** 2 / (2 * sigma**2))
-    taps = (taps / taps.sum()).to(heatmaps.dtype)
-    batch, count, height, width = heatmaps.shape
-    maps = heatmaps.reshape(batch * count, 1, height, width)
-    maps = F.conv2d(maps, taps.view(1, 1, -1, 1), padding=(radius, 0))
-    return F.conv2d(maps, taps.view(1, 1, 1, -1), padding=(0, radius)).reshape(heatmaps.shape)
-
-
 def decode_heatmap_dark(heatmaps: Tensor, stride: int, sigma: float) -> Tensor:
-    """(B, N, H, W) -> (B, N, 2) crop px by DARK: the numpy ``heatmap_dark`` (blur rescaled to the peak, log, one
-    Newton step from the argmax; border peaks, non-maximum Hessians and steps over a cell keep the argmax decode)."""
-    heatmaps = heatmaps.detach().double()  # as numpy: the Newton step in float64
-    _, _, height, width = heatmaps.shape
-    col, row = heatmap_peaks(heatmaps)
-    blurred = gaussian_blur_maps(heatmaps, sigma)
-    peak, blurred_peak = heatmaps.flatten(2).amax(-1), blurred.flatten(2).amax(-1)
-    blurred = blurred * (peak / torch.where(blurred_peak > 0, blurred_peak, 1.0))[..., None, None]
-    logs = blurred.clamp(min=1e-10).log().flatten(2)
-
-    def at(dy: int, dx: int) -> Tensor:
-        index = (row + dy).clamp(0, height - 1) * width + (col + dx).clamp(0, width - 1)
-        return logs.gather(-1, index.unsqueeze(-1)).squeeze(-1)
-
-    centre = at(0, 0)
-    dx, dy = 0.5 * (at(0, 1) - at(0, -1)), 0.5 * (at(1, 0) - at(-1, 0))
-    dxx, dyy = 0.25 * (at(0, 2) - 2 * centre + at(0, -2)), 0.25 * (at(2, 0) - 2 * centre + at(-2, 0))
-    dxy = 0.25 * (at(1, 1) - at(-1, 1) - at(1, -1) + at(-1, -1))
-    det = dxx * dyy - dxy**2
-    safe = torch.where(det > 0, det, 1.0)
-    step_x, step_y = -(dyy * dx - dxy * dy) / safe, -(dxx * dy - dxy * dx) / safe
-    newton = ((det > 0) & (dxx < 0) & (step_x.abs() <= 1) & (step_y.abs() <= 1)
-              & (col >= 2) & (col < width - 2) & (row >= 2) & (row < height - 2))
-    refined = torch.stack([col + step_x, row + step_y], dim=-1) * stride + (stride - 1) / 2
-    return torch.where(newton[..., None], refined, decode_heatmap_argmax(heatmaps, stride)).float()
+    """(B, N, H, W) -> (B, N, 2) crop px by DARK: no gradient to carry, so the numpy ``heatmap_dark`` itself runs on
+    a host copy of the maps (one implementation; B x N x H x W floats, small next to the step that made them)."""
+    cells = numpy_heatmap_dark(heatmaps.detach().float().cpu().numpy(), sigma)
+    return torch.from_numpy(heatmap_to_crop(cells, stride)).to(heatmaps.device)
 
 
 def gather_cells(maps: Tensor, index: Tensor) -> Tensor:

@@ -84,7 +84,8 @@ def heatmap_dark(heatmaps: np.ndarray, sigma: float) -> np.ndarray:
     with the training Gaussian (``sigma`` cells) rescaled to its old peak, take the log, and move from the argmax
     by one Newton step of that log (-Hessian^-1 gradient, central differences). Peaks within 2 cells of the
     border, a Hessian that is not a maximum's, or a step longer than a cell keep ``heatmap_argmax``'s answer.
-    The step is computed in float64: second differences of nearly flat logs lose too much in float32."""
+    The step is computed in float64: second differences of nearly flat logs lose too much in float32. Training's
+    validation runs this very function (``decode_torch.decode_heatmap_dark``)."""
     heatmaps = np.asarray(heatmaps, dtype=F32)
     height, width = heatmaps.shape[-2:]
     rows, cols = _peak_cells(heatmaps)
