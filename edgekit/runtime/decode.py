@@ -67,36 +67,46 @@ def heatmap_argmax(heatmaps: np.ndarray) -> np.ndarray:
     return np.stack([x, y], axis=-1).astype(F32)
 
 
-def gaussian_blur_maps(heatmaps: np.ndarray, sigma: float) -> np.ndarray:
-    """(..., H, W) -> the same shape and dtype, each map convolved with a Gaussian of ``sigma`` cells (radius
-    ceil(3 sigma), zeros outside the map): separable, one pass per axis."""
+def blurred_windows(heatmaps: np.ndarray, rows: np.ndarray, cols: np.ndarray, sigma: float, half: int = 2
+                    ) -> np.ndarray:
+    """(B, N, H, W) maps convolved with a Gaussian of ``sigma`` cells (radius ceil(3 sigma), zeros outside the
+    map), evaluated only in the (2 half + 1)^2 window centred on each map's cell (rows, cols) (B, N): float64
+    (B, N, 2 half + 1, 2 half + 1): the whole maps are never blurred."""
     radius = max(1, int(np.ceil(3 * sigma)))
     taps = np.exp(-np.arange(-radius, radius + 1, dtype=np.float64) ** 2 / (2 * sigma**2))
     taps /= taps.sum()
-    height, width = heatmaps.shape[-2:]
-    padded = np.pad(np.asarray(heatmaps), [(0, 0)] * (heatmaps.ndim - 2) + [(radius, radius)] * 2)
-    rows = sum(tap * padded[..., i:i + height, :] for i, tap in enumerate(taps))
-    return sum(tap * rows[..., :, i:i + width] for i, tap in enumerate(taps)).astype(heatmaps.dtype)
+    reach = radius + half  # the patch every window value reads
+    batch, count, height, width = heatmaps.shape
+    patch_rows = rows[..., None] + np.arange(-reach, reach + 1)  # (B, N, P), P = 2 reach + 1
+    patch_cols = cols[..., None] + np.arange(-reach, reach + 1)
+    inside = (((patch_rows >= 0) & (patch_rows < height))[..., :, None]
+              & ((patch_cols >= 0) & (patch_cols < width))[..., None, :])  # (B, N, P, P): zeros outside the map
+    flat_index = (np.clip(patch_rows, 0, height - 1)[..., :, None] * width
+                  + np.clip(patch_cols, 0, width - 1)[..., None, :]).reshape(batch, count, -1)
+    values = np.take_along_axis(np.asarray(heatmaps).reshape(batch, count, -1), flat_index, axis=-1)
+    patch = np.where(inside, values.reshape(inside.shape), 0.0).astype(np.float64)
+    span = patch_rows.shape[-1]
+    band = np.zeros((2 * half + 1, span))  # row i: the taps over patch cells i .. i + 2 radius
+    for i in range(2 * half + 1):
+        band[i, i : i + 2 * radius + 1] = taps
+    return band @ patch @ band.T  # (B, N, 2 half + 1, 2 half + 1)
 
 
 def heatmap_dark(heatmaps: np.ndarray, sigma: float) -> np.ndarray:
     """(B, N, H, W) -> (B, N, 2) cells by DARK (Zhang et al. 2020, distribution-aware coordinates): blur each map
-    with the training Gaussian (``sigma`` cells) rescaled to its old peak, take the log, and move from the argmax
-    by one Newton step of that log (-Hessian^-1 gradient, central differences). Peaks within 2 cells of the
-    border, a Hessian that is not a maximum's, or a step longer than a cell keep ``heatmap_argmax``'s answer.
-    The step is computed in float64: second differences of nearly flat logs lose too much in float32. Training's
-    validation runs this very function (``decode_torch.decode_heatmap_dark``)."""
+    with the training Gaussian (``sigma`` cells), take the log, and move from the argmax by one Newton step of that
+    log (-Hessian^-1 gradient, central differences over +-2 cells, so only that window is blurred; the paper's
+    rescaling of the blurred map to its old peak adds a constant to the log and changes no derivative). Peaks
+    within 2 cells of the border, a Hessian that is not a maximum's, or a step longer than a cell keep
+    ``heatmap_argmax``'s answer. The step is computed in float64: second differences of nearly flat logs lose too
+    much in float32. Training's validation runs this very function (``decode_torch.decode_heatmap_dark``)."""
     heatmaps = np.asarray(heatmaps, dtype=F32)
     height, width = heatmaps.shape[-2:]
     rows, cols = _peak_cells(heatmaps)
-    blurred = gaussian_blur_maps(heatmaps.astype(np.float64), sigma)
-    peak, blurred_peak = heatmaps.max(axis=(-2, -1)), blurred.max(axis=(-2, -1))
-    blurred *= (peak / np.where(blurred_peak > 0, blurred_peak, 1.0))[..., None, None]
-    logs = np.log(np.maximum(blurred, 1e-10))
-    b, n = np.indices(rows.shape)
+    logs = np.log(np.maximum(blurred_windows(heatmaps, rows, cols, sigma), 1e-10))  # (B, N, 5, 5), peak at [2, 2]
 
     def at(dy: int, dx: int) -> np.ndarray:  # (B, N) log-map values at the peak shifted by (dy, dx)
-        return logs[b, n, np.clip(rows + dy, 0, height - 1), np.clip(cols + dx, 0, width - 1)]
+        return logs[..., 2 + dy, 2 + dx]
 
     centre = at(0, 0)
     dx, dy = 0.5 * (at(0, 1) - at(0, -1)), 0.5 * (at(1, 0) - at(-1, 0))

@@ -4,7 +4,7 @@ import torch
 
 from edgekit.errors import SpecError
 from edgekit.heads import HeatmapParams, RegressionParams
-from edgekit.runtime.decode import (bins, crop_to_heatmap, decode, gaussian_blur_maps, heatmap_argmax, heatmap_dark,
+from edgekit.runtime.decode import (bins, crop_to_heatmap, decode, blurred_windows, heatmap_argmax, heatmap_dark,
                                     heatmap_to_crop, local_soft_argmax, pip, regression_landmarks, soft_argmax, ssr)
 from edgekit.specs import HeadSpec
 
@@ -127,12 +127,30 @@ def test_dark_keeps_the_argmax_decode_at_the_border_and_on_flat_maps():
     np.testing.assert_array_equal(heatmap_dark(maps, 1.5), heatmap_argmax(maps))
 
 
-def test_gaussian_blur_keeps_a_centred_blob_centred_and_its_mass():
-    maps = np.zeros((1, 1, 21, 21), np.float32)
-    maps[0, 0, 10, 10] = 1.0
-    blurred = gaussian_blur_maps(maps, 2.0)[0, 0]
-    assert blurred.sum() == pytest.approx(1.0, abs=1e-4) and np.unravel_index(blurred.argmax(), blurred.shape) == (10, 10)
-    np.testing.assert_allclose(blurred, blurred.T, atol=1e-7)
+def brute_blur(maps: np.ndarray, sigma: float) -> np.ndarray:
+    """The whole maps convolved with the sampled Gaussian (radius ceil(3 sigma), zeros outside), loop by loop."""
+    radius = int(np.ceil(3 * sigma))
+    taps = np.exp(-np.arange(-radius, radius + 1) ** 2 / (2 * sigma**2))
+    kernel = np.outer(taps, taps) / taps.sum() ** 2
+    padded = np.pad(maps.astype(np.float64), [(0, 0), (0, 0), (radius, radius), (radius, radius)])
+    out = np.zeros(maps.shape)
+    for i in range(maps.shape[-2]):
+        for j in range(maps.shape[-1]):
+            out[..., i, j] = (padded[..., i : i + 2 * radius + 1, j : j + 2 * radius + 1] * kernel).sum((-2, -1))
+    return out
+
+
+def test_blurred_windows_are_the_whole_blurred_maps_there_even_at_the_border():
+    maps = RNG.normal(size=(2, 3, 12, 10)).astype(np.float32)
+    rows, cols = np.array([[0, 5, 11], [3, 6, 9]]), np.array([[0, 4, 9], [8, 1, 5]])
+    windows = blurred_windows(maps, rows, cols, 1.5)  # (2, 3, 5, 5) around each (row, col)
+    full = np.pad(brute_blur(maps, 1.5), [(0, 0), (0, 0), (2, 2), (2, 2)], constant_values=np.nan)
+    for b in range(2):
+        for n in range(3):
+            r, c = rows[b, n] + 2, cols[b, n] + 2
+            expected = full[b, n, r - 2 : r + 3, c - 2 : c + 3]
+            inside = np.isfinite(expected)
+            np.testing.assert_allclose(windows[b, n][inside], expected[inside], atol=1e-9)
 
 
 def brute_pip(score, off_x, off_y, nb_x, nb_y, stride, neighbors):
