@@ -71,7 +71,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--limit", type=int, help="first N validation faces only (smoke runs)")
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "docs")
     args = parser.parse_args(argv)
-    names = args.models.split(",") if args.models else heatmap_models()
+    available = heatmap_models()
+    names = args.models.split(",") if args.models else available
+    unknown = [name for name in names if name not in available]
+    if unknown:
+        parser.error(f"not a heatmap model with shipped weights: {', '.join(unknown)} (these are: "
+                     f"{', '.join(available)})")
     rows = [row for name in names for row in compare(name, args.limit)]
     folder = args.out / "benchmarks"
     folder.mkdir(parents=True, exist_ok=True)
