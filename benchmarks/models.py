@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from edgekit.atomic import atomic_write_json, atomic_write_text
+from edgekit.errors import EdgekitError
 from edgekit.paths import PROJECT_DIR, WEIGHTS_DIR
 from edgekit.profile.peak import cpu_model
 
@@ -211,4 +212,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except EdgekitError as error:  # a missing run folder or weights file: one line, nothing shipped
+        sys.exit(f"models.py: error: {error}")
