@@ -58,7 +58,7 @@ def _training_only(key: str) -> bool:
     return key.startswith(("aux.", "adapters.", "teacher.")) or key.endswith("num_batches_tracked")
 
 
-def ship(name: str, run: Path, command: str, force: bool) -> int:
+def ship(name: str, run: Path, command: str, force: bool, hardware: str | None = None) -> int:
     from edgekit.eval.evaluate import evaluate
     from edgekit.models.load import load_model
     from edgekit.models.weights import save_weights
@@ -78,7 +78,7 @@ def ship(name: str, run: Path, command: str, force: bool) -> int:
     record = {"model": name, "val": val_record(shipped_report),
               "previous": None if previous is None else {key: previous, "data": report["data"]},
               "train": {**training_summary(run), "command": command, "data": training_data(name),
-                        "hardware": f"{cpu_model()}, {torch_threads(command)} (no GPU)"},
+                        "hardware": hardware or f"{cpu_model()}, {torch_threads(command)} (no GPU)"},
               "facts": model_facts(name)}
     atomic_write_json(record_path, record)
     print(f"{name}: shipped, {key} {shipped_report[key]:.3f} on {shipped_report['data']}")
@@ -137,8 +137,10 @@ def doc() -> Path:
              "never trained on. Pose: the 20 % validation split (seed 0, by image) of `../shared/data/aflw2000/dev` "
              "after dropping |angle| > 99°; the other 80 % trained the model. `before` is the previously shipped file "
              "on the same faces. MACs are counted on the exported ONNX graph (FLOPs = 2 x MACs).", "",
-             "No GPU was lent to this project's sessions so far: every model was trained on the 2-core CPU machine, "
+             "Where the hardware column names no GPU, the model was trained on the 2-core CPU machine, "
              "1 thread per run, often 3 to 6 runs side by side (train time is wall time, inflated by that sharing). "
+             "One session was lent an NVIDIA H200 for 15 minutes (docs/TRAINING.md, \"The GPU trips\"): the rows "
+             "that name it got their last long cycles there, 5 to 7 runs side by side on the one GPU. "
              "The heavy landmark models got the epochs that fit a session (their recipes say so), far fewer than "
              "their papers use (PIPNet 60, MobileFAN 60+): their numbers are what that budget gives, not the "
              "architectures' ceilings.",
@@ -193,6 +195,7 @@ def main(argv: list[str]) -> int:
     one.add_argument("--run", help="run folder (default runs/NAME)")
     one.add_argument("--command", help="the exact training command (default: edgekit train recipes/NAME.yaml)")
     one.add_argument("--force", action="store_true", help="ship even if it does not improve")
+    one.add_argument("--hardware", help="where the last training ran (default: this CPU, no GPU)")
     again = sub.add_parser("remeasure")
     again.add_argument("name")
     again.add_argument("--why", required=True, help="what changed in the code, shown beside the old number")
@@ -206,7 +209,7 @@ def main(argv: list[str]) -> int:
         doc()
         return code
     command = args.command or f"edgekit train recipes/{args.name}.yaml"
-    code = ship(args.name, Path(args.run or PROJECT_DIR / "runs" / args.name), command, args.force)
+    code = ship(args.name, Path(args.run or PROJECT_DIR / "runs" / args.name), command, args.force, args.hardware)
     doc()
     return code
 
