@@ -96,13 +96,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/trip"), help="where the runs are written")
     own, extra = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
     args = parser.parse_args(own)
+    recipes = {path.stem: path for path in sorted(args.recipes.glob("*.yaml"))}
+    if not recipes:
+        print(f"run_trip.py: error: {args.recipes}: no recipe (*.yaml) there", file=sys.stderr)
+        return 1
     args.out.mkdir(parents=True, exist_ok=True)
     trip = Trip(args.out, extra)
     smi = subprocess.run("nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader",
                          shell=True, capture_output=True, text=True).stdout.strip()
     import torch
     trip.say(smi or "no nvidia-smi", "| cpus", os.cpu_count(), "| torch", torch.__version__, torch.version.cuda)
-    recipes = {path.stem: path for path in sorted(args.recipes.glob("*.yaml"))}
     calibration = {name: (args.work / "cal" / name, trip.launch(path, args.work / "cal" / name, CAL_EPOCHS, 240))
                    for name, path in recipes.items()}
     seen = watch(calibration)

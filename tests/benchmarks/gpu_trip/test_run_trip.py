@@ -45,3 +45,9 @@ def test_a_rehearsal_sizes_each_run_to_the_deadline_and_packs_it(tmp_path):
         rows = list(csv.DictReader(io.TextIOWrapper(tar.extractfile("tiny/log.csv"))))
     planned = int(trip.split("-> ")[1].split()[0])
     assert len(rows) == planned >= 4  # the sized run ended on its own, before the deadline
+
+
+def test_a_folder_without_recipes_is_one_line_and_writes_nothing(tmp_path, capsys):
+    assert main([str(tmp_path / "none"), "--deadline", "10", "--out", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err.strip() == f"run_trip.py: error: {tmp_path / 'none'}: no recipe (*.yaml) there"
+    assert not (tmp_path / "out").exists()

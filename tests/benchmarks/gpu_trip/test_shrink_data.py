@@ -66,3 +66,13 @@ def test_an_existing_out_folder_is_refused(tmp_path, capsys):
     assert main(["--out", str(tmp_path), "--data", str(tmp_path)]) == 1
     assert capsys.readouterr().err.strip() == f"shrink_data.py: error: {tmp_path}: exists; give a new folder"
 
+
+
+def test_a_broken_image_is_one_line_and_writes_nothing(tmp_path, capsys):
+    faces = tmp_path / "data" / "300w-train"
+    write_synthetic_folder(faces, 1, np.random.default_rng(0), size=320)
+    broken = next(faces.glob("*.jpg"))
+    broken.write_bytes(b"not a jpeg")
+    assert main(["--out", str(tmp_path / "out"), "--data", str(tmp_path / "data")]) == 1
+    assert capsys.readouterr().err.strip() == f"shrink_data.py: error: {broken}: not a readable image"
+    assert not (tmp_path / "out").exists()
