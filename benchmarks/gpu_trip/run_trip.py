@@ -16,8 +16,11 @@ import os
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from pathlib import Path
+
+from edgekit.atomic import atomic_path
 
 CAL_EPOCHS = 3
 START_SECONDS = 30  # decoding the faces and starting CUDA, as the calibration runs showed
@@ -73,7 +76,7 @@ def slowest_epoch(times: dict[int, float]) -> float | None:
 
 
 def pack(out: Path, name: str, run: Path) -> None:
-    with tarfile.open(out / f"{name}.tar", "w") as tar:
+    with atomic_path(out / f"{name}.tar") as staged, tarfile.open(staged, "w") as tar:
         for path, arcname in [(Path(f"{run}.out"), "stdout.log"), (run / "best.safetensors", "best.safetensors"),
                               (run / "log.csv", "log.csv"), (run / "recipe.yaml", "recipe.yaml")]:
             if path.exists():
@@ -92,21 +95,27 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("recipes", type=Path, help="folder of recipe YAML files, one run each")
     parser.add_argument("--deadline", type=float, required=True, help="seconds from now by which every run ends")
-    parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "trip-out")))
-    parser.add_argument("--work", type=Path, default=Path("/tmp/trip"), help="where the runs are written")
+    parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "trip-out")),
+                        help="new or empty folder for trip.txt and NAME.tar (default: $OUT, else trip-out)")
+    parser.add_argument("--work", type=Path, help="new or empty folder for the runs (default: a new temporary one)")
     own, extra = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
     args = parser.parse_args(own)
     recipes = {path.stem: path for path in sorted(args.recipes.glob("*.yaml"))}
     if not recipes:
         print(f"run_trip.py: error: {args.recipes}: no recipe (*.yaml) there", file=sys.stderr)
         return 1
+    for folder in (args.out, args.work):
+        if folder is not None and folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            print(f"run_trip.py: error: {folder}: exists and is not an empty folder", file=sys.stderr)
+            return 1
+    work = args.work or Path(tempfile.mkdtemp(prefix="edgekit-trip-"))
     args.out.mkdir(parents=True, exist_ok=True)
     trip = Trip(args.out, extra)
     smi = subprocess.run("nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader",
                          shell=True, capture_output=True, text=True).stdout.strip()
     import torch
     trip.say(smi or "no nvidia-smi", "| cpus", os.cpu_count(), "| torch", torch.__version__, torch.version.cuda)
-    calibration = {name: (args.work / "cal" / name, trip.launch(path, args.work / "cal" / name, CAL_EPOCHS, 240))
+    calibration = {name: (work / "cal" / name, trip.launch(path, work / "cal" / name, CAL_EPOCHS, 240))
                    for name, path in recipes.items()}
     seen = watch(calibration)
     runs = {}
@@ -118,7 +127,7 @@ def main(argv: list[str]) -> int:
         left = args.deadline - trip.elapsed() - START_SECONDS
         epochs = max(4, int(left / (epoch_s * SPARE)))
         trip.say(name, f"slowest epoch {epoch_s:.2f} s side by side -> {epochs} epochs")
-        run = args.work / "run" / name
+        run = work / "run" / name
         runs[name] = (run, trip.launch(path, run, epochs, args.deadline - trip.elapsed()))
     watch(runs)
     for name, (run, proc) in runs.items():

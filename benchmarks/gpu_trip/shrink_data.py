@@ -21,19 +21,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edgekit.atomic import atomic_dir
+from edgekit.data.images import load_image
+from edgekit.data.matlab import load_mat
 from edgekit.data.readers import format_pts, read_pts_points
-from edgekit.errors import DataError, EdgekitError
+from edgekit.errors import EdgekitError
 
 JPEG = [cv2.IMWRITE_JPEG_QUALITY, 78]
 FACE_SIZE = 224  # 300w-train crops: 320 -> 224
 POSE_SIZE, POSE_MARGIN = 176, 1.8  # aflw2000: a POSE_SIZE square, POSE_MARGIN x the landmark box
-
-
-def read_image(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path))
-    if image is None:
-        raise DataError("not a readable image", path)
-    return image
 
 
 def resized_points(points: np.ndarray, scale: float) -> np.ndarray:
@@ -45,7 +41,7 @@ def shrink_300w(src: Path, dst: Path) -> int:
     dst.mkdir(parents=True)
     images = sorted(src.glob("*.jpg"))
     for jpg in images:
-        image = read_image(jpg)
+        image = load_image(jpg)
         scale = FACE_SIZE / image.shape[1]
         small = cv2.resize(image, (FACE_SIZE, FACE_SIZE), interpolation=cv2.INTER_AREA)
         cv2.imwrite(str(dst / jpg.name), small, JPEG)
@@ -69,9 +65,9 @@ def shrink_aflw2000(src: Path, dst: Path) -> int:
     dst.mkdir(parents=True)
     images = sorted(src.glob("*.jpg"))
     for jpg in images:
-        mat = sio.loadmat(str(jpg.with_suffix(".mat")))
+        mat = load_mat(jpg.with_suffix(".mat"), ["Pose_Para", "pt3d_68", "pt2d"])
         matrix = pose_crop_matrix(mat["pt3d_68"][:2])
-        crop = cv2.warpAffine(read_image(jpg), matrix, (POSE_SIZE, POSE_SIZE), flags=cv2.INTER_AREA)
+        crop = cv2.warpAffine(load_image(jpg), matrix, (POSE_SIZE, POSE_SIZE), flags=cv2.INTER_AREA)
         cv2.imwrite(str(dst / jpg.name), crop, JPEG)
         scale, shift = matrix[0, 0], matrix[:, 2:3]
         pt3d = mat["pt3d_68"].astype(np.float64)
@@ -96,17 +92,16 @@ def main(argv: list[str]) -> int:
     if not (args.data / "300w-train").is_dir():
         print(f"shrink_data.py: error: {args.data / '300w-train'}: no such folder", file=sys.stderr)
         return 1
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
+    try:  # a bad file or a full disk: one line, and no OUT folder at all
+        with atomic_dir(args.out) as staging, tempfile.TemporaryDirectory() as tmp:
             faces = shrink_300w(args.data / "300w-train", Path(tmp) / "300w-train")
             poses = shrink_aflw2000(args.data / "aflw2000/dev", Path(tmp) / "aflw2000/dev") if args.pose else 0
-        except (EdgekitError, OSError, ValueError, KeyError) as exc:  # a bad file: nothing written to OUT
-            print(f"shrink_data.py: error: {exc}", file=sys.stderr)
-            return 1
-        args.out.mkdir(parents=True)
-        with tarfile.open(args.out / "data.tgz", "w:gz") as tar:
-            for name in ["300w-train"] + (["aflw2000"] if args.pose else []):
-                tar.add(Path(tmp) / name, arcname=name)
+            with tarfile.open(staging / "data.tgz", "w:gz") as tar:
+                for name in ["300w-train"] + (["aflw2000"] if args.pose else []):
+                    tar.add(Path(tmp) / name, arcname=name)
+    except (EdgekitError, OSError, ValueError, KeyError) as exc:
+        print(f"shrink_data.py: error: {exc}", file=sys.stderr)
+        return 1
     size = (args.out / "data.tgz").stat().st_size / 2**20
     print(f"{args.out / 'data.tgz'}: {faces} 300W faces, {poses} AFLW2000 faces, {size:.1f} MiB")
     return 0

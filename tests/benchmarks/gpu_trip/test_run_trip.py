@@ -51,3 +51,14 @@ def test_a_folder_without_recipes_is_one_line_and_writes_nothing(tmp_path, capsy
     assert main([str(tmp_path / "none"), "--deadline", "10", "--out", str(tmp_path / "out")]) == 1
     assert capsys.readouterr().err.strip() == f"run_trip.py: error: {tmp_path / 'none'}: no recipe (*.yaml) there"
     assert not (tmp_path / "out").exists()
+
+
+def test_an_out_folder_holding_files_is_refused_and_left_as_it_was(tmp_path, capsys):
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "tiny.yaml").write_text("model: pfld_0.25x\n")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "tiny.tar").write_bytes(b"someone's file")
+    assert main([str(tmp_path / "recipes"), "--deadline", "10", "--out", str(tmp_path / "out")]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error == f"run_trip.py: error: {tmp_path / 'out'}: exists and is not an empty folder"
+    assert (tmp_path / "out" / "tiny.tar").read_bytes() == b"someone's file"

@@ -74,5 +74,6 @@ def test_a_broken_image_is_one_line_and_writes_nothing(tmp_path, capsys):
     broken = next(faces.glob("*.jpg"))
     broken.write_bytes(b"not a jpeg")
     assert main(["--out", str(tmp_path / "out"), "--data", str(tmp_path / "data")]) == 1
-    assert capsys.readouterr().err.strip() == f"shrink_data.py: error: {broken}: not a readable image"
+    unreadable = "not an image edgekit reads (JPEG, PNG, BMP, PNM, TIFF or WebP)"
+    assert capsys.readouterr().err.strip() == f"shrink_data.py: error: {broken}: {unreadable}"
     assert not (tmp_path / "out").exists()
