@@ -99,9 +99,10 @@ class DistillConfig:
     teacher: str  # registered name (shipped weights), .safetensors or .pt of the teacher
     kd_pixel: float = 0.01  # feature-aligned loss weight (MobileFAN T_pixel)
     kd_pair: float = 0.01  # feature-similarity loss weight (MobileFAN T_pair)
+    kd_heatmap: float = 0.0  # output distillation: weight of MSE(student heatmaps, teacher heatmaps)
 
     def __post_init__(self) -> None:
-        for key in ("kd_pixel", "kd_pair"):
+        for key in ("kd_pixel", "kd_pair", "kd_heatmap"):
             check(finite(getattr(self, key), 0, 1e6), key, "be in [0, 1e6]", getattr(self, key))
 
 

@@ -1,7 +1,7 @@
 """The common face of every zoo module: spec, inference forward, training forward, loss, torch decode."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -35,14 +35,22 @@ def make_spec(name: str, size: int, head: HeadSpec, description: str, scheme: st
                      description=description)  # fmt: skip
 
 
+class Lesson(NamedTuple):
+    """What a teacher gives for a batch of the student's crops: three feature stages at the student's stage
+    resolutions (B, C, h, w) and its heatmaps (B, N, H, W) on its own cell grid."""
+
+    features: list[Tensor]
+    heatmaps: Tensor
+
+
 class Teacher(Protocol):
-    """What a distillation student needs of its teacher: three feature stages at the student's stage resolutions
-    for the student's images (any input size; the teacher resizes them to its own), and their channels."""
+    """What a distillation student needs of its teacher: a ``Lesson`` for the student's images (any input size;
+    the teacher resizes them to its own), the features' channels, and its spec (scheme, heatmap grid)."""
 
     spec: ModelSpec
     feature_channels: tuple[int, ...]
 
-    def teacher_features(self, x: Tensor) -> list[Tensor]: ...
+    def teach(self, x: Tensor) -> Lesson: ...
 
 
 class FaceModel(nn.Module):

@@ -12,7 +12,7 @@ Layout (the paper's, widths scaled by ``channels`` c; the paper has c = 256):
 
 Every stack's heatmaps are supervised (the loss is summed over stacks); ``forward`` (inference, export) returns the
 last stack's only, decoded by ``heatmap_dark`` (stride 4, DARK with the training sigma). As a MobileFAN teacher,
-``teacher_features`` resizes the student's 128x128 crops to 256 and returns the last hourglass's up-path outputs at
+``teach`` resizes the student's 128x128 crops to 256 and returns the last hourglass's up-path outputs at
 8x8, 16x16 and 32x32 (strides 32, 16, 8 here), the grids of the student's three deconv stages.
 
 ``hourglass2`` at 256x256 with 68 maps (ONNX MAC count; training images/s: forward + backward + AdamW, batch 16,
@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edgekit.data.schemes import get_scheme
-from edgekit.models.base import FaceModel, make_spec, resize_to_input
+from edgekit.models.base import FaceModel, Lesson, make_spec, resize_to_input
 from edgekit.models.blocks import conv_bn_act
 from edgekit.models.losses import heatmap_loss
 from edgekit.registry import register_model
@@ -155,9 +155,11 @@ class StackedHourglass(FaceModel):
     def feature_channels(self) -> tuple[int, ...]:
         return (self.channels,) * 3
 
-    def teacher_features(self, x: Tensor) -> list[Tensor]:
-        """The last hourglass's up-path outputs at 8x8, 16x16, 32x32 for images of any size (resized to 256)."""
-        return self.run_stacks(resize_to_input(x, self.spec))[1][-4:-1]
+    def teach(self, x: Tensor) -> Lesson:
+        """For images of any size (resized to 256): the last hourglass's up-path outputs at 8x8, 16x16, 32x32 and
+        its 64x64 heatmaps."""
+        heatmaps, levels = self.run_stacks(resize_to_input(x, self.spec))
+        return Lesson(levels[-4:-1], heatmaps[-1])
 
     def loss(self, train_out: dict, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
         """Intermediate supervision: the heatmap loss (MSE or the recipe's) of every stack, summed."""

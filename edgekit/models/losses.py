@@ -160,6 +160,12 @@ def kd_pair_loss(student: Sequence[Tensor], teacher: Sequence[Tensor]) -> Tensor
     return sum(F.mse_loss(cosine_affinity(s), cosine_affinity(t)) for s, t in zip(student, teacher, strict=True))
 
 
+def kd_heatmap_loss(student: Tensor, teacher: Tensor, foreground: float) -> Tensor:
+    """Output distillation: MSE between (B, N, H, W) student and teacher heatmaps, each cell weighted by
+    ``1 + foreground * teacher`` (clamped to [0, 1]) as ``heatmap_mse`` weights its Gaussian targets."""
+    return ((1 + foreground * teacher.clamp(0, 1)) * (student - teacher) ** 2).mean()
+
+
 def pip_loss(outputs: Sequence[Tensor], landmarks: Tensor, params: PipParams, score_weight: float = 10.0) -> tuple[
     Tensor, dict[str, float]
 ]:

@@ -5,6 +5,8 @@ Both nets: encoder to stride 32, three x2 deconvolution stages, 1x1 conv -> 68 h
 deconv stage ``features``.
 Student loss = heatmap MSE + kd_pixel * sum MSE(lift(student stage), teacher stage) + kd_pair * sum MSE(cosine
 affinity graphs) (field.md §1.4); one 1x1 conv + BN lift per stage (the reference code reuses stage 2's for 3).
+Optionally + kd_heatmap * MSE(student heatmaps, teacher heatmaps), output distillation as in Fast Pose
+Distillation (Zhang et al. 2019; not in MobileFAN), for a teacher with the student's heatmap grid and sigma.
 A teacher is any ``Teacher`` (edgekit.models.base) of the same landmark scheme: ``mobilefan_teacher`` here, or the
 stacked hourglass (``hourglass2``); the lifts' width is the teacher's ``feature_channels`` (``teacher_channels``).
 """
@@ -13,9 +15,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from edgekit.models.base import FaceModel, Teacher, make_spec, resize_to_input
+from edgekit.models.base import FaceModel, Lesson, Teacher, make_spec, resize_to_input
 from edgekit.models.blocks import BasicBlock, conv_bn_act, mobilenet_v2
-from edgekit.models.losses import heatmap_loss, kd_pair_loss, kd_pixel_loss
+from edgekit.models.losses import heatmap_loss, kd_heatmap_loss, kd_pair_loss, kd_pixel_loss
 from edgekit.registry import register_model
 from edgekit.heads import HeadSpec, HeatmapParams
 
@@ -70,12 +72,14 @@ class HeatmapNet(FaceModel):
 
     @property
     def feature_channels(self) -> tuple[int, ...]:
-        """Channels of the three ``teacher_features`` stages (they size a student's lifts)."""
+        """Channels of the three ``teach`` feature stages (they size a student's lifts)."""
         return tuple(stage[0].out_channels for stage in self.stages)
 
-    def teacher_features(self, x: Tensor) -> list[Tensor]:
-        """As a teacher: the three deconv stages for the student's images (resized to this input if needed)."""
-        return self.stage_features(resize_to_input(x, self.spec))
+    def teach(self, x: Tensor) -> Lesson:
+        """As a teacher: the three deconv stages and the heatmaps for the student's images (resized to this input
+        if needed)."""
+        features = self.stage_features(resize_to_input(x, self.spec))
+        return Lesson(features, self.final(features[-1]))
 
     def forward(self, x: Tensor) -> tuple[Tensor]:
         return (self.final(self.stage_features(x)[-1]),)
@@ -99,11 +103,11 @@ class MobileFAN(HeatmapNet):
 
     def __init__(self, name: str, width: float = 0.5, channels: int = 64, kernel: int = 2, sigma: float = 1.5,
                  foreground: float = 10.0, distill: bool = True, kd_pixel: float = 0.01, kd_pair: float = 0.01,
-                 teacher_channels: int = TEACHER_CHANNELS):  # fmt: skip
+                 kd_heatmap: float = 0.0, teacher_channels: int = TEACHER_CHANNELS):  # fmt: skip
         encoder, enc_channels = mobilenet_v2(width)
         description = f"MobileFAN student: MobileNetV2 {width}x + 3 deconvs, 68 heatmaps 32x32, 128 RGB"
         super().__init__(name, description, encoder, enc_channels[-1], channels, kernel, sigma, foreground)
-        self.kd_pixel, self.kd_pair = kd_pixel, kd_pair
+        self.kd_pixel, self.kd_pair, self.kd_heatmap = kd_pixel, kd_pair, kd_heatmap
         self.lifts = (
             nn.ModuleList([conv_bn_act(channels, teacher_channels, 1, act=None) for _ in range(3)]) if distill else None
         )
@@ -117,7 +121,8 @@ class MobileFAN(HeatmapNet):
     def set_teacher(self, teacher: Teacher) -> None:
         """Attach a frozen teacher in eval mode; it is not a submodule, so it stays out of state_dict and export
         (and ``student.to(device)`` does not move it: move the teacher yourself). Its stage channels must be the
-        lifts' and its stage sizes the student's (checked on one blank image), else ValueError."""
+        lifts' and its stage sizes the student's (checked on one blank image), and with ``kd_heatmap`` its heatmap
+        grid and sigma the student's, else ValueError."""
         if self.lifts is None:
             raise ValueError(f"{self.spec.name} is built without distillation; use 'mobilefan' to distil")
         lifts = [lift[0].out_channels for lift in self.lifts]
@@ -128,23 +133,32 @@ class MobileFAN(HeatmapNet):
         width, height = self.spec.preprocess.input_size
         blank = torch.zeros(1, 3, height, width, device=next(teacher.parameters()).device)
         with torch.no_grad():
-            sizes = [tuple(f.shape[-2:]) for f in teacher.teacher_features(blank)]
+            lesson = teacher.teach(blank)
+        sizes = [tuple(f.shape[-2:]) for f in lesson.features]
         if sizes != self.stage_sizes():
             raise ValueError(f"teacher stage sizes {sizes} for a {width}x{height} input, the student's are "
                              f"{self.stage_sizes()}")
+        theirs = (tuple(lesson.heatmaps.shape[-2:]), teacher.spec.head.params.sigma)
+        ours = (self.stage_sizes()[-1], self.sigma)
+        if self.kd_heatmap > 0 and theirs != ours:
+            raise ValueError(f"kd_heatmap needs the student's heatmap grid and sigma {ours}; the teacher's are "
+                             f"{theirs}")
         object.__setattr__(self, "teacher", teacher)  # bypass nn.Module registration
 
     def loss(self, train_out: dict, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
         heatmap = self.heatmap_loss(train_out, batch)
-        pixel = pair = heatmap.new_zeros(())
+        pixel = pair = output = heatmap.new_zeros(())
         if self.teacher is not None and self.lifts is not None:
             with torch.no_grad():
-                teacher_features = self.teacher.eval().teacher_features(batch["image"])
+                lesson = self.teacher.eval().teach(batch["image"])
             student = train_out["features"]
-            pixel = kd_pixel_loss([lift(s) for lift, s in zip(self.lifts, student)], teacher_features)
-            pair = kd_pair_loss(student, teacher_features)
-        total = heatmap + self.kd_pixel * pixel + self.kd_pair * pair
-        parts = {"loss": total.item(), "heatmap": heatmap.item(), "kd_pixel": pixel.item(), "kd_pair": pair.item()}
+            pixel = kd_pixel_loss([lift(s) for lift, s in zip(self.lifts, student)], lesson.features)
+            pair = kd_pair_loss(student, lesson.features)
+            if self.kd_heatmap > 0:
+                output = kd_heatmap_loss(train_out["heatmaps"], lesson.heatmaps, self.foreground)
+        total = heatmap + self.kd_pixel * pixel + self.kd_pair * pair + self.kd_heatmap * output
+        parts = {"loss": total.item(), "heatmap": heatmap.item(), "kd_pixel": pixel.item(), "kd_pair": pair.item(),
+                 "kd_heatmap": output.item()}  # fmt: skip
         return total, parts
 
 

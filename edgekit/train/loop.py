@@ -298,12 +298,12 @@ def teacher_source(recipe: Recipe) -> str | Path:
 
 def load_teacher(recipe: Recipe, env: DistEnv) -> nn.Module | None:
     """The frozen teacher named by ``distill.teacher`` (None without distillation); a model without
-    ``teacher_features`` (not a heatmap net) is a ModelFileError naming its file."""
+    ``teach`` (not a heatmap net) is a ModelFileError naming its file."""
     if recipe.distill is None:
         return None
     source = teacher_source(recipe)
     teacher = load_model(source).to(env.device).requires_grad_(False)
-    if not hasattr(teacher, "teacher_features"):
+    if not hasattr(teacher, "teach"):
         raise ModelFileError(f"teacher weights are for model {model_identity(teacher)[0]}, which cannot teach "
                              f"{recipe.model} (it has no teacher features)", source)
     return teacher
@@ -335,7 +335,8 @@ def model_args(recipe: Recipe, teacher: nn.Module | None = None) -> dict:
     teacher's features (``teacher_channels``, the student's lift width) when the teacher is known."""
     args = dict(recipe.model_args)
     if recipe.distill is not None:
-        args.update(kd_pixel=recipe.distill.kd_pixel, kd_pair=recipe.distill.kd_pair)
+        distill = recipe.distill
+        args.update(kd_pixel=distill.kd_pixel, kd_pair=distill.kd_pair, kd_heatmap=distill.kd_heatmap)
         if teacher is not None:
             args["teacher_channels"] = teacher.feature_channels[0]
     return args

@@ -102,7 +102,7 @@ def test_regression_losses_are_refused():
 def test_teacher_features_sit_on_the_student_stage_grids():
     model = small_hourglass().eval()
     with torch.no_grad():
-        features = model.teacher_features(torch.zeros(1, 3, 128, 128))  # the student's crop, resized to 256
+        features = model.teach(torch.zeros(1, 3, 128, 128)).features  # the student's crop, resized to 256
     assert [tuple(f.shape[1:]) for f in features] == [(16, 8, 8), (16, 16, 16), (16, 32, 32)]
     assert model.feature_channels == (16, 16, 16)
 

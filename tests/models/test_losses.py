@@ -9,7 +9,7 @@ import torch
 
 from edgekit.models.losses import (
     adaptive_wing, awing_weight_map, bins_loss, cosine_affinity, heatmap_awing, heatmap_loss, heatmap_mse,
-    kd_pair_loss, pfld_loss, pip_loss, pose_l1, visible_points, weighted_mean, wing,
+    kd_heatmap_loss, kd_pair_loss, pfld_loss, pip_loss, pose_l1, visible_points, weighted_mean, wing,
 )  # fmt: skip
 from edgekit.models.heatmap_targets import gaussian_heatmaps
 from edgekit.models.pipnet import pip_head_spec
@@ -88,6 +88,17 @@ def test_cosine_affinity_and_pair_loss():
                              [1 / math.sqrt(2), 1 / math.sqrt(2), 1.0]])  # fmt: skip
     torch.testing.assert_close(affinity, expected)
     assert kd_pair_loss([features], [3 * features]).item() == pytest.approx(0.0, abs=1e-7)  # scale-free
+
+
+def test_kd_heatmap_loss_weights_the_teachers_peaks():
+    teacher = torch.zeros(1, 1, 2, 2)
+    teacher[0, 0, 0, 0] = 1.0  # one peak cell
+    student = torch.zeros(1, 1, 2, 2)
+    assert kd_heatmap_loss(student, teacher, foreground=10.0).item() == pytest.approx((1 + 10) * 1.0 / 4)
+    assert kd_heatmap_loss(student + 0.5, teacher, foreground=0.0).item() == pytest.approx((0.25 * 3 + 0.25) / 4)
+    assert kd_heatmap_loss(teacher, teacher, foreground=10.0).item() == 0.0
+    negative = -teacher  # a teacher's undershoot weighs 1, not below
+    assert kd_heatmap_loss(student, negative, foreground=10.0).item() == pytest.approx(1.0 / 4)
 
 
 def test_heatmap_mse_foreground_weighting():

@@ -20,7 +20,7 @@ def test_kd_terms_are_zero_without_a_teacher():
     model = create_model("mobilefan").train()
     batch = batch_for(model)
     _, parts = model.loss(model.forward_train(batch["image"]), batch)
-    assert parts["kd_pixel"] == 0.0 and parts["kd_pair"] == 0.0 and parts["heatmap"] > 0
+    assert parts["kd_pixel"] == parts["kd_pair"] == parts["kd_heatmap"] == 0.0 and parts["heatmap"] > 0
 
 
 def test_teacher_gives_kd_terms_and_gets_no_gradient():
@@ -32,7 +32,7 @@ def test_teacher_gives_kd_terms_and_gets_no_gradient():
     batch = batch_for(student)
     loss, parts = student.loss(student.forward_train(batch["image"]), batch)
     loss.backward()
-    assert parts["kd_pixel"] > 0 and parts["kd_pair"] > 0
+    assert parts["kd_pixel"] > 0 and parts["kd_pair"] > 0 and parts["kd_heatmap"] == 0.0  # off by default
     assert parts["loss"] == pytest.approx(parts["heatmap"] + 0.01 * (parts["kd_pixel"] + parts["kd_pair"]), rel=1e-5)
     assert all(p.grad is None for p in teacher.parameters())
     assert all(lift[0].weight.grad is not None for lift in student.lifts)  # the lifts learn from the KD term
@@ -60,3 +60,27 @@ def test_nokd_student_refuses_a_teacher():
     assert model.spec.name == "mobilefan_nokd" and model.lifts is None
     with pytest.raises(ValueError, match="without distillation"):
         model.set_teacher(create_model("mobilefan_teacher"))
+
+
+def test_kd_heatmap_adds_the_output_term():
+    torch.manual_seed(0)
+    student = create_model("mobilefan", kd_pixel=0.0, kd_pair=0.0, kd_heatmap=2.0).train()
+    student.set_teacher(create_model("mobilefan_teacher"))
+    batch = batch_for(student)
+    out = student.forward_train(batch["image"])
+    _, parts = student.loss(out, batch)
+    with torch.no_grad():
+        taught = student.teacher.teach(batch["image"]).heatmaps
+    expected = ((1 + 10.0 * taught.clamp(0, 1)) * (out["heatmaps"] - taught) ** 2).mean().item()
+    assert parts["kd_heatmap"] == pytest.approx(expected, rel=1e-5) and parts["kd_heatmap"] > 0
+    assert parts["loss"] == pytest.approx(parts["heatmap"] + 2.0 * parts["kd_heatmap"], rel=1e-5)
+
+
+def test_kd_heatmap_refuses_a_teacher_on_another_grid():
+    teacher = create_model("hourglass2", channels=16)  # 64x64 heatmaps of a 256 crop, sigma 1
+    student = create_model("mobilefan", teacher_channels=teacher.feature_channels[0], kd_heatmap=1.0)
+    with pytest.raises(ValueError, match=r"kd_heatmap needs the student's heatmap grid and sigma \(\(32, 32\), 1.5\); "
+                                         r"the teacher's are \(\(64, 64\), 1.0\)"):
+        student.set_teacher(teacher)
+    student = create_model("mobilefan", teacher_channels=teacher.feature_channels[0])  # features only: fine
+    student.set_teacher(teacher)

@@ -48,6 +48,29 @@ def test_teacher_of_another_scheme_names_the_recipe(run_cli, synthetic_faces, tm
     assert "mobilefan 68 ibug68" in line and not (tmp_path / "o" / "last.pt").exists()
 
 
+def test_output_distillation_from_a_teacher_on_another_grid_is_one_line(run_cli, synthetic_faces, tmp_path):
+    teacher = save_weights(build_model("hourglass2", {"channels": 8}), tmp_path / "t.safetensors")
+    recipe = write_recipe(tmp_path / "kd.yaml", synthetic_faces,
+                          f"model: mobilefan\ndistill: {{teacher: {teacher}, kd_heatmap: 1.0}}\nout: {tmp_path / 'o'}")
+    line = _one_line_error(run_cli("train", recipe))
+    assert f"{teacher}: teacher weights are for model hourglass2, which cannot teach mobilefan" in line
+    assert "kd_heatmap needs the student's heatmap grid and sigma ((32, 32), 1.5)" in line
+    assert not (tmp_path / "o" / "last.pt").exists()
+
+
+def test_output_distillation_through_the_loop(synthetic_faces, tmp_path):
+    teacher = save_weights(build_model("mobilefan_teacher", {"width": 0.25}), tmp_path / "mt.safetensors")
+    folder = {"path": str(synthetic_faces)}
+    recipe = recipe_from_dict({"model": "mobilefan", "data": {"train": folder, "val": folder},
+                               "optim": {"epochs": 1, "batch_size": 8},
+                               "distill": {"teacher": str(teacher), "kd_heatmap": 0.5}, "out": str(tmp_path / "run")})
+    train(recipe, progress=False, threads=1)
+    state = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert state["model_args"]["kd_heatmap"] == 0.5
+    header, row = (tmp_path / "run" / "log.csv").read_text().splitlines()[:2]
+    assert float(dict(zip(header.split(","), row.split(",")))["kd_heatmap"]) > 0
+
+
 @pytest.mark.parametrize("model, kind", [("pfld_0.25x", "adaptive_wing"), ("hourglass2", "wing"),
                                          ("fsanet", "l2")])  # fmt: skip
 def test_a_loss_the_model_does_not_take_names_the_recipe(run_cli, synthetic_faces, tmp_path, model, kind):
