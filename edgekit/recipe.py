@@ -49,6 +49,9 @@ class DatasetConfig:
     path: str  # folder of images + annotations (scan_folder)
     split: SplitConfig | None = None
     max_samples: int | None = None  # first N after the split (sorted by image path), for smoke runs
+    # false: the faces only (crops still boxed from their annotation), their labels dropped: for extra_train
+    # folders of a distilled student, which learns them from its teacher alone
+    labels: bool = True
 
     def __post_init__(self) -> None:
         check(self.max_samples is None or self.max_samples > 0, "max_samples", "be positive", self.max_samples)
@@ -66,6 +69,13 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         check(finite(self.max_pose_deg, 0, 360), "max_pose_deg", "be in [0, 360]", self.max_pose_deg)
+        for key in ("train", "val"):  # only extra_train folders may drop their labels
+            check(getattr(self, key).labels, f"{key}.labels", "be true (put unlabelled faces in extra_train)", False)
+
+    @property
+    def unlabelled(self) -> bool:
+        """Whether some training folder gives faces without labels."""
+        return not all(config.labels for config in self.extra_train)
 
 
 @dataclass(frozen=True)
@@ -167,6 +177,8 @@ class Recipe:
         for key, value in self.model_args.items():
             check(not isinstance(value, float) or finite(value), f"model_args.{key}", "be finite", value)
         check_augment(self.augment)
+        check(self.distill is not None or not self.data.unlabelled, "data.extra_train",
+              "keep its labels without a distill section (only a teacher teaches unlabelled faces)", "labels: false")
 
     @property
     def out_dir(self) -> Path:

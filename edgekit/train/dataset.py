@@ -24,7 +24,9 @@ class FaceDataset(Dataset):
     (NaN = unknown), "pose": (3,) yaw/pitch/roll degrees (NaN = unknown)}."""
 
     def __init__(self, samples: Sequence[Sample], spec: ModelSpec, augment: JointAugment | None = None,
-                 seed: int = 0):
+                 seed: int = 0, labelled: Sequence[bool] | None = None):  # fmt: skip
+        """``labelled[i]`` False: sample i is boxed from its annotation but gives NaN landmarks and pose (a
+        distilled student learns it from its teacher alone); None: all labelled."""
         self.spec = spec
         self.augment = augment
         self.seed = seed
@@ -35,6 +37,10 @@ class FaceDataset(Dataset):
         self.boxes = [box_from_landmarks(sample.landmarks, spec.preprocess) for sample in samples]
         sizes = [(image.shape[1], image.shape[0]) for image in self.images]  # (w, h) for solvePnP
         self.poses = [pose_label(sample, size) for sample, size in zip(samples, sizes)]
+        for index, keep in enumerate(labelled if labelled is not None else ()):
+            if not keep:
+                self.landmarks[index] = np.full_like(self.landmarks[index], np.nan)
+                self.poses[index] = np.full_like(self.poses[index], np.nan)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -62,7 +68,10 @@ def build_datasets(recipe: Recipe, spec: ModelSpec) -> tuple[FaceDataset, FaceDa
     """(augmented train set, plain val set) for ``spec`` from the recipe's data section."""
     flip_perm = get_scheme(spec.scheme).flip_perm
     augment = JointAugment(recipe.augment, flip_perm)
-    train = [sample for config in (recipe.data.train, *recipe.data.extra_train)
-             for sample in load_samples(config, spec, recipe.data.max_pose_deg)]
+    train, labelled = [], []
+    for config in (recipe.data.train, *recipe.data.extra_train):
+        samples = load_samples(config, spec, recipe.data.max_pose_deg)
+        train += samples
+        labelled += [config.labels] * len(samples)
     val = load_samples(recipe.data.val, spec, recipe.data.max_pose_deg)
-    return FaceDataset(train, spec, augment, recipe.seed), FaceDataset(val, spec, None, recipe.seed)
+    return FaceDataset(train, spec, augment, recipe.seed, labelled), FaceDataset(val, spec, None, recipe.seed)
