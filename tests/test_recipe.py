@@ -101,6 +101,11 @@ DATA = {"train": {"path": "a"}, "val": {"path": "b"}}
     ({"data": {"train": {"path": "a", "max_samples": 0}, "val": {"path": "b"}}},
      "recipe.data.train: max_samples must be positive, got 0"),
     ({"distill": {"teacher": "t", "kd_pixel": float("nan")}}, "recipe.distill: kd_pixel must be in [0, 1e6]"),
+    ({"distill": {"teacher": "t", "kd_heatmap": -1.0}}, "recipe.distill: kd_heatmap must be in [0, 1e6]"),
+    ({"data": {**DATA, "extra_train": [{"path": "c", "labels": False}]}},
+     "recipe: data.extra_train must keep its labels without a distill section"),
+    ({"data": {"train": {"path": "a"}, "val": {"path": "b", "labels": False}}},
+     "recipe.data: val.labels must be true (put unlabelled faces in extra_train)"),
     ({"model_args": {"width": float("inf")}}, "recipe: model_args.width must be finite, got inf"),
 ])
 def test_out_of_range_values_name_the_key(changes, problem):

@@ -51,3 +51,21 @@ def test_augmentation_depends_only_on_seed_epoch_index(datasets):
 def test_images_are_cached_as_uint8(datasets):
     train, _ = datasets
     assert len(train) == 16 and all(image.dtype == np.uint8 for image in train.images)
+
+
+def test_an_unlabelled_extra_folder_gives_the_same_crops_without_labels(synthetic_faces):
+    from edgekit.recipe import recipe_from_dict
+    from edgekit.registry import create_model
+
+    spec = create_model("mobilefan").spec
+    folder = {"path": str(synthetic_faces)}
+    recipe = recipe_from_dict({"model": "mobilefan", "distill": {"teacher": "mobilefan_teacher"},
+                               "data": {"train": folder, "val": folder,
+                                        "extra_train": [{**folder, "labels": False}]}})  # fmt: skip
+    train, _ = build_datasets(recipe, spec)
+    assert len(train) == 32  # the 16 faces twice: labelled, then unlabelled
+    labelled, unlabelled = train[3], train[16 + 3]
+    assert torch.isfinite(labelled["landmarks"]).all() and torch.isfinite(labelled["pose"]).all()
+    assert torch.isnan(unlabelled["landmarks"]).all() and torch.isnan(unlabelled["pose"]).all()
+    train.augment = None  # the plain crop: boxed from the annotation either way
+    assert torch.equal(train[3]["image"], train[16 + 3]["image"])

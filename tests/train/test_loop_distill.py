@@ -58,15 +58,16 @@ def test_output_distillation_from_a_teacher_on_another_grid_is_one_line(run_cli,
     assert not (tmp_path / "o" / "last.pt").exists()
 
 
-def test_output_distillation_through_the_loop(synthetic_faces, tmp_path):
+def test_output_distillation_through_the_loop_with_unlabelled_faces(synthetic_faces, tmp_path):
+    """kd_heatmap reaches the model; an unlabelled extra folder (the same 16 faces) doubles the steps."""
     teacher = save_weights(build_model("mobilefan_teacher", {"width": 0.25}), tmp_path / "mt.safetensors")
     folder = {"path": str(synthetic_faces)}
-    recipe = recipe_from_dict({"model": "mobilefan", "data": {"train": folder, "val": folder},
-                               "optim": {"epochs": 1, "batch_size": 8},
+    data = {"train": folder, "val": folder, "extra_train": [{**folder, "labels": False}]}
+    recipe = recipe_from_dict({"model": "mobilefan", "data": data, "optim": {"epochs": 1, "batch_size": 8},
                                "distill": {"teacher": str(teacher), "kd_heatmap": 0.5}, "out": str(tmp_path / "run")})
     train(recipe, progress=False, threads=1)
     state = load_checkpoint(tmp_path / "run" / "last.pt")
-    assert state["model_args"]["kd_heatmap"] == 0.5
+    assert state["model_args"]["kd_heatmap"] == 0.5 and state["step"] == 4
     header, row = (tmp_path / "run" / "log.csv").read_text().splitlines()[:2]
     assert float(dict(zip(header.split(","), row.split(",")))["kd_heatmap"]) > 0
 
