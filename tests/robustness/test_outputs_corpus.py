@@ -192,8 +192,10 @@ def test_leftovers_of_a_killed_export_are_removed_by_the_next_run(corpus, tmp_pa
     env = {**os.environ, "TMPDIR": str(temp_root), "EDGEKIT_CACHE": str(tmp_path / "cache")}
 
     def command(target: Path) -> list[str]:
+        # --eval: the gate's faces from the corpus, not pfld_0.25x's own validation set (absent without ../shared)
         return [sys.executable, "-m", "edgekit", "export", "pfld_0.25x", "--target", str(target), "--calib",
-                str(corpus["face_ok_dir"]), "--out", str(work / "art"), "--threads", "1"]
+                str(corpus["face_ok_dir"]), "--eval", str(corpus["face_ok_dir"]), "--out", str(work / "art"),
+                "--threads", "1"]
 
     child = subprocess.Popen(command(corpus["target_tiny_int8_ok"]), env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
