@@ -152,8 +152,11 @@ class MobileFAN(HeatmapNet):
             with torch.no_grad():
                 lesson = self.teacher.eval().teach(batch["image"])
             student = train_out["features"]
-            pixel = kd_pixel_loss([lift(s) for lift, s in zip(self.lifts, student)], lesson.features)
-            pair = kd_pair_loss(student, lesson.features)
+            # each term only when it weighs: the affinity graphs alone are (B, 1024, 1024) at the 32x32 stage
+            if self.kd_pixel > 0:
+                pixel = kd_pixel_loss([lift(s) for lift, s in zip(self.lifts, student)], lesson.features)
+            if self.kd_pair > 0:
+                pair = kd_pair_loss(student, lesson.features)
             if self.kd_heatmap > 0:
                 output = kd_heatmap_loss(train_out["heatmaps"], lesson.heatmaps, self.foreground)
         total = heatmap + self.kd_pixel * pixel + self.kd_pair * pair + self.kd_heatmap * output

@@ -74,6 +74,7 @@ def test_kd_heatmap_adds_the_output_term():
     expected = ((1 + 10.0 * taught.clamp(0, 1)) * (out["heatmaps"] - taught) ** 2).mean().item()
     assert parts["kd_heatmap"] == pytest.approx(expected, rel=1e-5) and parts["kd_heatmap"] > 0
     assert parts["loss"] == pytest.approx(parts["heatmap"] + 2.0 * parts["kd_heatmap"], rel=1e-5)
+    assert parts["kd_pixel"] == parts["kd_pair"] == 0.0  # terms of weight 0 are not computed
 
 
 def test_kd_heatmap_refuses_a_teacher_on_another_grid():
